@@ -1,0 +1,69 @@
+"""REST API of the floor: tokens, the current user, teams."""
+
+from django.contrib.auth import authenticate, get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, permissions, throttling
+from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.errors import PortalError
+from portal.permissions import is_keeper
+from portal.selectors import membership_list, team_list
+from portal.serializers import (
+    ErrorSerializer,
+    MeSerializer,
+    TeamSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+
+
+class TokenThrottle(throttling.AnonRateThrottle):
+    scope = "token"
+
+
+class TokenView(APIView):
+    """Exchange a username (or email) and password for an API token."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer, 401: ErrorSerializer})
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        login = data.validated_data["username"]
+        password = data.validated_data["password"]
+        user = authenticate(request, username=login, password=password)
+        if user is None and "@" in login:
+            match = get_user_model().objects.filter(email__iexact=login).first()
+            if match:
+                user = authenticate(request, username=match.get_username(), password=password)
+        if user is None:
+            raise PortalError(
+                "Wrong username or password. Check both and try again, or reset your password on the sign-in page.",
+                code="invalid_credentials",
+                status_code=401,
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class MeView(APIView):
+    """The signed-in user, their teams and whether they are a Keeper."""
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        context = {"memberships": membership_list(user=request.user), "is_keeper": is_keeper(request.user)}
+        return Response(MeSerializer(request.user, context=context).data)
+
+
+class TeamListView(generics.ListAPIView):
+    """Teams the user belongs to (every team for Keepers)."""
+
+    serializer_class = TeamSerializer
+
+    def get_queryset(self):
+        return team_list(user=self.request.user)

@@ -1,0 +1,47 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from portal.models import Membership, Team
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description", "max_notebooks", "max_gpus", "max_storage_gb", "max_databases"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    team = TeamSerializer()
+
+    class Meta:
+        model = Membership
+        fields = ["team", "role"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    teams = serializers.SerializerMethodField()
+    is_keeper = serializers.SerializerMethodField()
+
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "first_name", "last_name", "is_keeper", "teams"]
+
+    def get_teams(self, user) -> list[dict]:
+        return MembershipSerializer(self.context["memberships"], many=True).data
+
+    def get_is_keeper(self, user) -> bool:
+        return self.context["is_keeper"]
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(help_text="Username or email address.")
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    message = serializers.CharField()

@@ -1,0 +1,36 @@
+"""pytest plugin (loaded with -p before pytest-django): real PostgreSQL and Redis servers for the test run.
+
+Unless DATABASE_URL and REDIS_URL are given, the embedded servers of a separate data folder (var/test, or
+PORTAL_TEST_DATA_DIR) are started before Django reads its settings, and stopped at the end.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+_started = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        from portal import embedded
+
+        root = Path(os.environ.get("PORTAL_TEST_DATA_DIR") or BASE_DIR / "var" / "test").resolve()
+        # Files left by an earlier run (notebook folders, terraform workspaces) must not leak into this one.
+        for child in ("resources", "buckets", "terraform"):
+            shutil.rmtree(root / child, ignore_errors=True)
+        os.environ["PORTAL_DATA_DIR"] = str(root)
+        embedded.start(root)
+        _started["root"] = root
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    if "root" in _started and not os.environ.get("PORTAL_TEST_KEEP_SERVERS"):
+        from portal import embedded
+
+        embedded.stop(_started["root"])
