@@ -30,7 +30,7 @@ def check_redis() -> str | None:
 
 def check_workers(timeout: float = 1.0) -> str | None:
     try:
-        replies = celery_app.control.ping(timeout=timeout)
+        replies = celery_app.control.ping(timeout=timeout, limit=1)
     except Exception as exc:
         return f"cannot ask workers: {exc.__class__.__name__}"
     if not replies:

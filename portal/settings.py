@@ -229,7 +229,12 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {
+        "task": "provisioning.reconcile",
+        "schedule": float(env.int("RECONCILE_INTERVAL_SECONDS", default=30)),
+    },
+}
 
 # Provisioning
 # The server where `postgres-database` resources are made (default: the portal's own server).
@@ -243,7 +248,6 @@ S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="")
 S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID", default="")
 S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY", default="")
 S3_REGION = env.str("S3_REGION", default="us-east-1")
-RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 # An operation whose worker has not written a heartbeat for this long is taken over by reconcile.
 OPERATION_HEARTBEAT_TIMEOUT_SECONDS = env.int("OPERATION_HEARTBEAT_TIMEOUT_SECONDS", default=60)
 

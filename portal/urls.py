@@ -4,16 +4,33 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from portal import api, health, views
+from provisioning import api as provisioning_api
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("teams/", api.TeamListView.as_view(), name="api-teams"),
+    path("templates/", provisioning_api.TemplateList.as_view(), name="api-templates"),
+    path("templates/<slug:slug>/", provisioning_api.TemplateDetail.as_view(), name="api-template"),
+    path("resources/", provisioning_api.ResourceListCreate.as_view(), name="api-resources"),
+    path("resources/<uuid:resource_id>/", provisioning_api.ResourceDetail.as_view(), name="api-resource"),
+    path("resources/<uuid:resource_id>/stop/", provisioning_api.resource_stop, name="api-resource-stop"),
+    path("resources/<uuid:resource_id>/start/", provisioning_api.resource_start, name="api-resource-start"),
+    path("resources/<uuid:resource_id>/retry/", provisioning_api.resource_retry, name="api-resource-retry"),
+    path("resources/<uuid:resource_id>/approve/", provisioning_api.resource_approve, name="api-resource-approve"),
+    path("resources/<uuid:resource_id>/reject/", provisioning_api.resource_reject, name="api-resource-reject"),
+    path(
+        "resources/<uuid:resource_id>/credentials/",
+        provisioning_api.ResourceCredentials.as_view(),
+        name="api-resource-credentials",
+    ),
+    path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("teams/switch/", views.team_switch, name="team-switch"),
+    path("resources/", include("provisioning.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),

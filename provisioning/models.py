@@ -1,1 +1,240 @@
-from django.db import models  # noqa: F401
+"""Resources, the operations that change them, and the events people see on their timeline."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from catalog.models import ResourceKind, Template
+from portal.crypto import decrypt_json, encrypt_json
+from portal.models import Team
+
+
+class State(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    AWAITING_APPROVAL = "awaiting_approval", "Waiting for approval"
+    REJECTED = "rejected", "Rejected"
+    QUEUED = "queued", "Queued"
+    PROVISIONING = "provisioning", "Being created"
+    READY = "ready", "Ready"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    STOPPING = "stopping", "Stopping"
+    STOPPED = "stopped", "Stopped"
+    STARTING = "starting", "Starting"
+    FAILED = "failed", "Failed"
+    DELETING = "deleting", "Being deleted"
+    DELETED = "deleted", "Deleted"
+
+
+# States in which something is happening and the page should keep refreshing.
+BUSY_STATES = {
+    State.REQUESTED,
+    State.QUEUED,
+    State.PROVISIONING,
+    State.RUNNING,
+    State.STOPPING,
+    State.STARTING,
+    State.DELETING,
+}
+# States in which the resource holds capacity (counted against quotas).
+ACTIVE_STATES = {
+    State.REQUESTED,
+    State.AWAITING_APPROVAL,
+    State.QUEUED,
+    State.PROVISIONING,
+    State.READY,
+    State.RUNNING,
+    State.STOPPING,
+    State.STARTING,
+    State.FAILED,
+    State.STOPPED,
+}
+GONE_STATES = {State.DELETED, State.REJECTED}
+
+
+class ResourceQuerySet(models.QuerySet):
+    def visible(self):
+        return self.exclude(state=State.DELETED)
+
+
+class Resource(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="resources")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="resources")
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="resources")
+    template_version = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=20, choices=ResourceKind.choices)
+    driver = models.CharField(max_length=40)
+    name = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REQUESTED, db_index=True)
+    status_message = models.CharField(max_length=500, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    secrets_encrypted = models.TextField(blank=True, editable=False)
+    driver_state = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ResourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=~Q(state__in=["deleted", "rejected"]),
+                name="resource_unique_live_name",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="resource_unique_idempotency",
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "-created_at"]), models.Index(fields=["state", "kind"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def secrets(self) -> dict:
+        return decrypt_json(self.secrets_encrypted)
+
+    @secrets.setter
+    def secrets(self, value: dict) -> None:
+        self.secrets_encrypted = encrypt_json(value)
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in BUSY_STATES
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self.secrets_encrypted)
+
+
+class Action(models.TextChoices):
+    CREATE = "create", "Create"
+    STOP = "stop", "Stop"
+    START = "start", "Start"
+    DELETE = "delete", "Delete"
+    APPLY = "apply", "Re-apply"
+
+
+class OperationState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ERRORED = "errored", "Errored"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_OPERATION_STATES = {
+    OperationState.SUCCEEDED,
+    OperationState.FAILED,
+    OperationState.ERRORED,
+    OperationState.CANCELLED,
+}
+
+
+class Operation(models.Model):
+    """One change to a resource (create, stop, start, delete): the run that does it, with its log.
+
+    `start()`, `heartbeat()`, `finish()` and `fail()` are the only writers of its state.
+    """
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="operations")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    state = models.CharField(
+        max_length=10, choices=OperationState.choices, default=OperationState.QUEUED, db_index=True
+    )
+    attempt = models.PositiveIntegerField(default=0)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.resource.name} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_OPERATION_STATES
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def start(self, *, worker: str) -> None:
+        now = timezone.now()
+        self.state, self.worker, self.started_at, self.heartbeat_at = OperationState.RUNNING, worker, now, now
+        self.attempt += 1
+        self.error = ""
+        self.save(update_fields=["state", "worker", "started_at", "heartbeat_at", "attempt", "error"])
+
+    def heartbeat(self) -> None:
+        Operation.objects.filter(pk=self.pk).update(heartbeat_at=timezone.now())
+
+    def append_log(self, text: str) -> None:
+        """Add lines to the log in one UPDATE, without reading it back."""
+        if not text.endswith("\n"):
+            text += "\n"
+        Operation.objects.filter(pk=self.pk).update(log=Concat(F("log"), Value(text)))
+
+    def finish(self) -> None:
+        self.state, self.finished_at = OperationState.SUCCEEDED, timezone.now()
+        self.save(update_fields=["state", "finished_at"])
+
+    def fail(self, error: str, *, errored: bool = False) -> None:
+        self.state = OperationState.ERRORED if errored else OperationState.FAILED
+        self.error, self.finished_at = error[:5000], timezone.now()
+        self.save(update_fields=["state", "error", "finished_at"])
+
+    def cancel(self, reason: str) -> None:
+        self.state, self.error, self.finished_at = OperationState.CANCELLED, reason, timezone.now()
+        self.save(update_fields=["state", "error", "finished_at"])
+
+
+class Event(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="events")
+    operation = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["resource", "-at"])]
+
+    def __str__(self):
+        return self.message

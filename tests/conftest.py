@@ -148,11 +148,112 @@ def _hostname() -> str:
     return socket.gethostname()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+def s3_server(tmp_path_factory):
+    """A real S3 + IAM API (moto's server) on 127.0.0.1 with key and policy checking on.
+
+    moto stands in for AWS, which cannot be reached here; the portal talks to it with boto3 exactly as to AWS.
+    The first three calls (unauthenticated) make the admin identity the portal uses.
+    """
+    import json
+    import socket
+
+    import boto3
+
+    port = _free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"moto did not start; see {log}") from None
+            time.sleep(0.1)
+    endpoint = f"http://127.0.0.1:{port}"
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
+        region_name="us-east-1",
+    )
+    iam.create_user(UserName="portal-admin")
+    iam.put_user_policy(
+        UserName="portal-admin",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="portal-admin")["AccessKey"]
+    yield {
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_ACCESS_KEY_ID": key["AccessKeyId"],
+        "S3_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        "S3_REGION": "us-east-1",
+    }
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def s3_settings(s3_server, settings):
+    """This test process uses the S3 server too (the worker always does)."""
+    for key, value in s3_server.items():
+        setattr(settings, key, value)
+    return s3_server
+
+
+@pytest.fixture
+def templates(db):
+    """The default templates of the initial data."""
+    from django.core.management import call_command
+
+    from catalog.models import Template
+
+    call_command("provisioning_load", verbosity=0)
+    return {t.slug: t for t in Template.objects.all()}
+
+
+def wait_for(resource, states, timeout=30.0):
+    """Poll the database until the resource reaches one of `states`; returns it fresh."""
+    from provisioning.models import Resource
+
+    states = {states} if isinstance(states, str) else set(states)
+    deadline = time.monotonic() + timeout
+    while True:
+        fresh = Resource.objects.get(pk=resource.pk)
+        if fresh.state in states:
+            return fresh
+        if time.monotonic() > deadline:
+            log = "\n".join(op.log for op in fresh.operations.all())
+            raise AssertionError(f"{fresh.name} is {fresh.state} ({fresh.status_message}), not {states}:\n{log}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def worker_process(django_db_setup, django_db_blocker, tmp_path_factory, s3_server):
     """One real Celery worker for the session, consuming from the test Redis and using the test database."""
     with django_db_blocker.unblock():
         env = _worker_env()
+    env.update(s3_server)
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = WorkerProcess(env, log)
     worker.start()
@@ -165,7 +266,19 @@ def live_worker(worker_process, transactional_db):
     """A running worker for a test whose writes must be visible to it (so the test commits them)."""
     if worker_process.proc is None or worker_process.proc.poll() is not None:
         worker_process.start()
-    return worker_process
+    yield worker_process
+    _drain()
+
+
+def _drain(timeout: float = 20.0) -> None:
+    """Let the worker finish what the test started, then empty the queue, before the database is flushed."""
+    from portal.celery import app
+    from provisioning.models import Operation
+
+    deadline = time.monotonic() + timeout
+    while Operation.objects.filter(state__in=["queued", "running"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    app.control.purge()
 
 
 @pytest.fixture

@@ -47,3 +47,22 @@ def make_keeper(username="keeper1"):
     group, _ = Group.objects.get_or_create(name=KEEPERS_GROUP)
     user.groups.add(group)
     return user
+
+
+def make_resource(template, team, owner, name="r1", parameters=None, **fields):
+    """A resource written straight to the database, with no operation queued (for driver tests)."""
+    from provisioning.models import Resource
+    from provisioning.parameters import parameters_validate
+
+    clean, errors = parameters_validate(template.parameters_schema, parameters or {})
+    assert not errors, errors
+    return Resource.objects.create(
+        team=team,
+        owner=owner,
+        template=template,
+        kind=template.resource_kind,
+        driver=template.driver,
+        name=name,
+        parameters=clean,
+        **fields,
+    )

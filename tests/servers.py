@@ -16,6 +16,8 @@ _started = {}
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
+    # Short heartbeats so tests of dead workers wait seconds, not a minute (workers inherit the environment).
+    os.environ.setdefault("OPERATION_HEARTBEAT_TIMEOUT_SECONDS", "4")
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         from portal import embedded
 

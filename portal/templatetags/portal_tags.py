@@ -1,0 +1,34 @@
+from django import template
+from django.utils.safestring import mark_safe
+
+from portal.markdown import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text):
+    """Safe HTML from markdown (sanitised by nh3)."""
+    return mark_safe(render_markdown(text).html)  # noqa: S308 (sanitised above)
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def pretty_key(key):
+    return str(key).replace("_", " ").capitalize()
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes):
+    """The current query string with some parameters changed (for filters and paging links)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return "?" + params.urlencode() if params else "?"

@@ -1,0 +1,228 @@
+"""REST API of resources and templates: the same services as the pages."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.errors import NotFound, PortalError
+from portal.models import Team
+from portal.permissions import teams_visible_to
+from provisioning import selectors, services
+from provisioning.drivers import DriverError, get_driver
+from provisioning.models import State
+from provisioning.serializers import (
+    CredentialsSerializer,
+    DecisionSerializer,
+    LogsSerializer,
+    OperationSerializer,
+    ResourceCreateSerializer,
+    ResourceDetailSerializer,
+    ResourceSerializer,
+    TemplateSerializer,
+)
+
+
+class TemplateList(generics.ListAPIView):
+    """Templates that may be asked for, with the JSON Schema of their parameters."""
+
+    serializer_class = TemplateSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.template_list()
+
+
+class TemplateDetail(generics.RetrieveAPIView):
+    serializer_class = TemplateSerializer
+    lookup_field = "slug"
+
+    def get_object(self):
+        return selectors.template_get(slug=self.kwargs["slug"])
+
+
+def _team_for(user, slug: str | None) -> Team:
+    teams = teams_visible_to(user)
+    if slug:
+        team = teams.filter(slug=slug).first()
+        if team is None:
+            raise PortalError(
+                f"You are not a member of a team '{slug}'.",
+                code="unknown_team",
+                fields={"team": "Not one of your teams."},
+            )
+        return team
+    mine = list(Team.objects.filter(memberships__user=user)[:2])
+    if len(mine) == 1:
+        return mine[0]
+    raise PortalError(
+        'Say which team this is for: add "team": "<slug>" (GET /api/v1/me/ lists yours).',
+        code="team_required",
+        fields={"team": "Required when you are in several teams (or none)."},
+    )
+
+
+class ResourceListCreate(generics.ListCreateAPIView):
+    """Your teams' resources (filter with ?kind=, ?state=, ?team=); POST to request a new one."""
+
+    serializer_class = ResourceSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        team = None
+        if params.get("team"):
+            team = teams_visible_to(self.request.user).filter(slug=params["team"]).first()
+            if team is None:
+                return selectors.resource_list(user=self.request.user).none()
+        return selectors.resource_list(
+            user=self.request.user, team=team, kind=params.get("kind", ""), state=params.get("state", "")
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str), OpenApiParameter("state", str), OpenApiParameter("team", str)]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ResourceCreateSerializer,
+        responses={201: ResourceSerializer, 200: ResourceSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="The same key returns the same resource instead of a second one.",
+            )
+        ],
+    )
+    def post(self, request, *args, **kwargs):
+        data = ResourceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "")[:100]
+        if key:
+            existing = (
+                selectors.resource_list(user=request.user, include_deleted=True)
+                .filter(owner=request.user, idempotency_key=key)
+                .first()
+            )
+            if existing:
+                return Response(ResourceSerializer(existing).data, status=status.HTTP_200_OK)
+        try:
+            template = selectors.template_get(slug=data.validated_data["template"])
+        except NotFound as exc:
+            raise PortalError(exc.message, code="unknown_template", fields={"template": "Unknown template."}) from None
+        resource = services.resource_request(
+            template=template,
+            team=_team_for(request.user, data.validated_data.get("team")),
+            owner=request.user,
+            name=data.validated_data["name"],
+            parameters=data.validated_data["parameters"],
+            idempotency_key=key,
+            request=request,
+        )
+        return Response(ResourceSerializer(resource).data, status=status.HTTP_201_CREATED)
+
+
+class ResourceDetail(APIView):
+    """One resource with its timeline, operations and the actions you may take; DELETE deletes it."""
+
+    def _get(self, request, resource_id):
+        return selectors.resource_get(user=request.user, resource_id=resource_id)
+
+    @extend_schema(responses=ResourceDetailSerializer)
+    def get(self, request, resource_id):
+        resource = self._get(request, resource_id)
+        context = {
+            "events": selectors.resource_timeline(resource),
+            "operations": selectors.resource_operations(resource),
+            "actions": services.allowed_actions(resource, request.user),
+        }
+        return Response(ResourceDetailSerializer(resource, context=context).data)
+
+    @extend_schema(responses={202: ResourceSerializer})
+    def delete(self, request, resource_id):
+        resource = services.resource_delete(
+            resource=self._get(request, resource_id), user=request.user, request=request
+        )
+        return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _action_view(action: str, doc: str, with_reason: bool = False):
+    service = {
+        "stop": services.resource_stop,
+        "start": services.resource_start,
+        "retry": services.resource_retry,
+        "approve": services.resource_approve,
+        "reject": services.resource_reject,
+    }[action]
+
+    class ActionView(APIView):
+        @extend_schema(
+            request=DecisionSerializer if with_reason else None,
+            responses={202: ResourceSerializer},
+            operation_id=f"resources_{action}",
+            description=doc,
+        )
+        def post(self, request, resource_id):
+            resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+            kwargs = {"resource": resource, "user": request.user, "request": request}
+            if with_reason:
+                decision = DecisionSerializer(data=request.data)
+                decision.is_valid(raise_exception=True)
+                kwargs["reason"] = decision.validated_data["reason"]
+            resource = service(**kwargs)
+            return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
+
+    ActionView.__name__ = f"Resource{action.capitalize()}"
+    ActionView.__doc__ = doc
+    return ActionView.as_view()
+
+
+resource_stop = _action_view("stop", "Stop the resource, keeping its data (notebooks).")
+resource_start = _action_view("start", "Start a stopped resource again.")
+resource_retry = _action_view("retry", "Run the action that failed again.")
+resource_approve = _action_view("approve", "Keepers: approve a request that waits for approval.", with_reason=True)
+resource_reject = _action_view(
+    "reject", "Keepers: reject a request, with a reason the requester sees.", with_reason=True
+)
+
+
+class ResourceCredentials(APIView):
+    """The resource's secrets (passwords, keys, tokens). Every call is recorded in the audit log."""
+
+    @extend_schema(responses=CredentialsSerializer)
+    def get(self, request, resource_id):
+        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        secrets = services.resource_reveal_secrets(resource=resource, user=request.user, request=request)
+        response = Response({"credentials": secrets})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ResourceLogs(APIView):
+    """The log of the latest operation and, for programs, what they printed (?tail=N lines, default 200)."""
+
+    @extend_schema(responses=LogsSerializer, parameters=[OpenApiParameter("tail", int)])
+    def get(self, request, resource_id):
+        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        operation = selectors.operation_latest(resource)
+        try:
+            tail = max(1, min(5000, int(request.query_params.get("tail", 200))))
+        except ValueError:
+            raise PortalError("tail must be a whole number of lines.", code="invalid") from None
+        output = ""
+        if resource.state not in (State.DELETED,):
+            try:
+                output = get_driver(resource.driver, resource.kind).logs(resource, tail=tail)
+            except DriverError as exc:
+                output = exc.message
+        return Response(
+            {
+                "operation": OperationSerializer(operation).data if operation else None,
+                "log": operation.log if operation else "",
+                "output": output,
+            }
+        )

@@ -1,0 +1,114 @@
+"""The driver contract, modelled on JupyterHub's Spawner: a driver turns a Resource into real infrastructure and back.
+
+The caller (the operation runner) owns persistence, timeouts, retries and events; a driver only talks to the outside
+world. What it must remember between calls it keeps in `resource.driver_state` (a JSON dict with a `version` key),
+so a restarted portal adopts what already runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Log = Callable[[str], None]
+
+
+class DriverError(Exception):
+    """An expected failure of the outside world. `message` is for people; `reason` a short machine code."""
+
+    def __init__(self, message: str, *, reason: str = "error", retryable: bool = False):
+        super().__init__(message)
+        self.message, self.reason, self.retryable = message, reason, retryable
+
+
+@dataclass
+class Outputs:
+    """What an apply returns: public outputs, secrets (encrypted by the caller) and the state to remember."""
+
+    outputs: dict = field(default_factory=dict)
+    secrets: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+    # For kinds that run to an end (jobs): the resource state right after apply (default: ready).
+    resource_state: str | None = None
+    message: str = ""
+
+
+@dataclass
+class Status:
+    """What poll returns. `state` is one of: ready, running, stopped, succeeded, failed, missing, pending."""
+
+    state: str
+    message: str = ""
+    outputs: dict | None = None
+    last_activity_at: object | None = None
+
+
+class Driver:
+    """Base class. Subclasses set `name`, `label`, `kinds`, and implement the methods below."""
+
+    name: str = ""
+    label: str = ""
+    kinds: frozenset[str] = frozenset()
+    can_stop: bool = False
+    # Whether the resource runs to an end by itself (a training job) rather than staying ready.
+    runs_to_completion: bool = False
+
+    def validate(self, parameters: dict, *, team) -> dict[str, str]:
+        """Checks beyond the JSON Schema (for example against the machine's capacity): {field: message}."""
+        return {}
+
+    def usage(self, parameters: dict) -> dict[str, int]:
+        """What one resource with these parameters counts against the team's quotas."""
+        return {}
+
+    def apply(self, resource, log: Log) -> Outputs:
+        """Create or update the real thing; idempotent: applying twice ends in the same place."""
+        raise NotImplementedError
+
+    def poll(self, resource) -> Status:
+        """The real state, cheap and safe to call at any time."""
+        raise NotImplementedError
+
+    def stop(self, resource, log: Log) -> None:
+        """Stop without losing data (kinds with can_stop); calling it on a stopped resource does nothing."""
+        raise DriverError("This kind of resource cannot be stopped.", reason="unsupported")
+
+    def start(self, resource, log: Log) -> Outputs:
+        """Bring a stopped resource back; by default the same as apply."""
+        return self.apply(resource, log)
+
+    def destroy(self, resource, log: Log) -> None:
+        """Remove the real thing; idempotent: succeeds when it is already gone."""
+        raise NotImplementedError
+
+    def logs(self, resource, tail: int = 200) -> str:
+        """What the user's program printed (kinds that run programs)."""
+        return ""
+
+    def preview(self, resource) -> str:
+        """What apply would create, in words or as a document, without creating it."""
+        return ""
+
+
+_REGISTRY: dict[tuple[str, str], type[Driver]] = {}
+
+
+def register(cls: type[Driver]) -> type[Driver]:
+    """Class decorator: make a driver available under its name for each of its kinds."""
+    for kind in cls.kinds:
+        _REGISTRY[(cls.name, kind)] = cls
+    return cls
+
+
+def get_driver(name: str, kind: str) -> Driver:
+    try:
+        return _REGISTRY[(name, kind)]()
+    except KeyError:
+        raise DriverError(
+            f"No driver '{name}' for {kind.replace('_', ' ')} resources is installed. A Keeper must fix the template.",
+            reason="no_driver",
+        ) from None
+
+
+def registered() -> dict[tuple[str, str], type[Driver]]:
+    return dict(_REGISTRY)

@@ -1,0 +1,30 @@
+"""Create or update the default templates (idempotent)."""
+
+from pathlib import Path
+
+import yaml
+from django.core.management import BaseCommand
+
+from catalog.models import Template
+
+DEFAULTS = Path(__file__).resolve().parents[2] / "default_templates.yaml"
+
+
+class Command(BaseCommand):
+    help = "Load the default provisioning templates; keeps Keepers' edits unless the file has a newer version."
+
+    def handle(self, *args, **options):
+        created = updated = 0
+        for item in yaml.safe_load(DEFAULTS.read_text()):
+            fields = {k: v for k, v in item.items() if k != "slug"}
+            template = Template.objects.filter(slug=item["slug"]).first()
+            if template is None:
+                Template.objects.create(slug=item["slug"], **fields)
+                created += 1
+            elif template.version < fields.get("version", 1):
+                for key, value in fields.items():
+                    setattr(template, key, value)
+                template.save()
+                updated += 1
+        if options["verbosity"]:
+            self.stdout.write(f"Templates: {created} created, {updated} updated.")

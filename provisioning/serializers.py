@@ -1,0 +1,112 @@
+from rest_framework import serializers
+
+from catalog.models import Template
+from provisioning.models import Event, Operation, Resource
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="resource_kind")
+    parameters_schema = serializers.JSONField()
+
+    class Meta:
+        model = Template
+        fields = ["slug", "name", "summary", "kind", "driver", "parameters_schema", "version", "approval_rule"]
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    """A resource as lists show it: never any secret."""
+
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    template = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    has_credentials = serializers.BooleanField(source="has_secrets", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Resource
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "template",
+            "team",
+            "owner",
+            "state",
+            "state_label",
+            "status_message",
+            "parameters",
+            "outputs",
+            "has_credentials",
+            "expires_at",
+            "last_activity_at",
+            "created_at",
+            "updated_at",
+            "url",
+        ]
+
+    def get_url(self, resource) -> str:
+        return f"/api/v1/resources/{resource.id}/"
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["at", "level", "message"]
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(source="requested_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = Operation
+        fields = [
+            "id",
+            "action",
+            "state",
+            "attempt",
+            "error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ResourceDetailSerializer(ResourceSerializer):
+    events = serializers.SerializerMethodField()
+    operations = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+
+    class Meta(ResourceSerializer.Meta):
+        fields = ResourceSerializer.Meta.fields + ["events", "operations", "actions"]
+
+    def get_events(self, resource) -> list[dict]:
+        return EventSerializer(self.context["events"], many=True).data
+
+    def get_operations(self, resource) -> list[dict]:
+        return OperationSerializer(self.context["operations"], many=True).data
+
+    def get_actions(self, resource) -> list[str]:
+        return sorted(self.context["actions"])
+
+
+class ResourceCreateSerializer(serializers.Serializer):
+    template = serializers.SlugField(help_text="Slug of the template, from GET /api/v1/templates/.")
+    name = serializers.CharField(max_length=100, help_text="Lowercase letters, digits and dashes; unique in the team.")
+    team = serializers.SlugField(required=False, help_text="Team slug; may be left out when you are in one team.")
+    parameters = serializers.JSONField(required=False, default=dict, help_text="Values for the template's schema.")
+
+
+class DecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    credentials = serializers.DictField(child=serializers.CharField())
+
+
+class LogsSerializer(serializers.Serializer):
+    operation = serializers.DictField(allow_null=True)
+    log = serializers.CharField()
+    output = serializers.CharField(help_text="What the resource's own program printed (jobs, notebooks).")

@@ -1,0 +1,29 @@
+"""Thin Celery tasks: take an id, call one service, retry with backoff when told to."""
+
+from celery import shared_task
+from django.conf import settings
+
+from provisioning import services
+
+
+@shared_task(
+    bind=True,
+    name="provisioning.operation_run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def operation_run(self, operation_id: int) -> str:
+    outcome = services.operation_execute(operation_id=operation_id, worker=self.request.hostname or "worker")
+    if outcome == "wait":  # an earlier operation of the same resource is still running
+        raise self.retry(countdown=3)
+    if outcome == "retry":  # a retryable driver error: back off
+        raise self.retry(countdown=min(60, 5 * 2 ** min(self.request.retries, 4)))
+    return outcome
+
+
+@shared_task(name="provisioning.reconcile", soft_time_limit=120, time_limit=180)
+def reconcile() -> dict:
+    return services.reconcile()

@@ -1,0 +1,173 @@
+"""Pages: the team's resources, the forms that make them, and each resource's live status."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from catalog.models import ResourceKind
+from portal.errors import NotAllowed, NotFound, PortalError
+from portal.selectors import current_team
+from provisioning import selectors, services
+from provisioning.forms import ResourceForm
+from provisioning.models import State
+from provisioning.quotas import quota_summary
+
+
+def _resource_or_404(request, resource_id):
+    try:
+        return selectors.resource_get(user=request.user, resource_id=resource_id)
+    except NotFound:
+        raise Http404("No such resource") from None
+
+
+def resource_list(request):
+    kind, state = request.GET.get("kind", ""), request.GET.get("state", "")
+    if kind not in ResourceKind.values:
+        kind = ""
+    if state not in State.values:
+        state = ""
+    team = current_team(request)
+    resources = selectors.resource_list(
+        user=request.user, team=None if request.GET.get("all") else team, kind=kind, state=state
+    )
+    page = Paginator(resources, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "provisioning/resource_list.html",
+        {
+            "page": page,
+            "resources": page.object_list,
+            "kind": kind,
+            "state": state,
+            "team": team,
+            "kinds": ResourceKind.choices,
+            "states": State.choices,
+            "quotas": quota_summary(team) if team else [],
+        },
+    )
+
+
+def template_pick(request):
+    return render(request, "provisioning/template_pick.html", {"templates": selectors.template_list()})
+
+
+def resource_new(request, slug):
+    try:
+        template = selectors.template_get(slug=slug)
+    except NotFound:
+        raise Http404("No such template") from None
+    team = current_team(request)
+    visible = template.config.get("visible_parameters")
+    form = ResourceForm(
+        request.POST or None,
+        schema=template.parameters_schema,
+        visible=visible,
+        initial={"name": request.GET.get("name", "")},
+    )
+    if request.method == "POST" and team is None:
+        messages.error(request, "You need to be in a team to ask for resources. Ask the Keepers to add you to one.")
+    elif request.method == "POST" and form.is_valid():
+        try:
+            resource = services.resource_request(
+                template=template,
+                team=team,
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                parameters=form.parameters(),
+                idempotency_key=request.POST.get("idempotency_key", "")[:100],
+                request=request,
+            )
+        except PortalError as exc:
+            form.add_portal_errors(exc.fields or {None: exc.message})
+        else:
+            if resource.state == State.AWAITING_APPROVAL:
+                messages.info(
+                    request, "Your request is waiting for a Keeper's approval. You will see the decision here."
+                )
+            else:
+                messages.success(request, f"'{resource.name}' is on its way. This page updates by itself.")
+            return redirect("provisioning:detail", resource_id=resource.id)
+    import uuid
+
+    return render(
+        request,
+        "provisioning/resource_new.html",
+        {
+            "template": template,
+            "form": form,
+            "team": team,
+            "quotas": quota_summary(team) if team else [],
+            "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        },
+    )
+
+
+def _detail_context(request, resource):
+    return {
+        "resource": resource,
+        "events": selectors.resource_timeline(resource),
+        "operation": selectors.operation_latest(resource),
+        "actions": services.allowed_actions(resource, request.user),
+    }
+
+
+def resource_detail(request, resource_id):
+    resource = _resource_or_404(request, resource_id)
+    context = _detail_context(request, resource)
+    context["operations"] = selectors.resource_operations(resource)
+    return render(request, "provisioning/resource_detail.html", context)
+
+
+def resource_live(request, resource_id):
+    """The part of the detail page that refreshes (htmx) while something is happening."""
+    resource = _resource_or_404(request, resource_id)
+    return render(request, "provisioning/_resource_live.html", _detail_context(request, resource))
+
+
+ACTIONS = {
+    "stop": (services.resource_stop, "Stopping '{name}'. Your files are kept."),
+    "start": (services.resource_start, "Starting '{name}' again."),
+    "retry": (services.resource_retry, "Trying '{name}' again."),
+    "delete": (services.resource_delete, "Deleting '{name}'."),
+    "approve": (services.resource_approve, "Approved '{name}'; it is being created."),
+    "reject": (services.resource_reject, "Rejected '{name}'; the requester sees your reason."),
+}
+
+
+@require_POST
+def resource_action(request, resource_id, action):
+    resource = _resource_or_404(request, resource_id)
+    if action not in ACTIONS:
+        raise Http404("No such action")
+    service, done = ACTIONS[action]
+    kwargs = {"resource": resource, "user": request.user, "request": request}
+    if action in ("approve", "reject"):
+        kwargs["reason"] = request.POST.get("reason", "").strip()
+    try:
+        service(**kwargs)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.format(name=resource.name))
+    if action == "delete" and not request.htmx:
+        return redirect(request.POST.get("next") or reverse("provisioning:detail", args=[resource.id]))
+    return redirect("provisioning:detail", resource_id=resource.id)
+
+
+@require_POST
+def resource_reveal(request, resource_id):
+    resource = _resource_or_404(request, resource_id)
+    try:
+        secrets = services.resource_reveal_secrets(resource=resource, user=request.user, request=request)
+    except NotAllowed as exc:
+        return HttpResponse(exc.message, status=403)
+    except PortalError as exc:
+        return HttpResponse(exc.message, status=exc.status_code)
+    response = render(request, "provisioning/_secrets.html", {"secrets": secrets, "resource": resource})
+    response["Cache-Control"] = "no-store"
+    return response
