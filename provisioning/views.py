@@ -108,18 +108,29 @@ def resource_new(request, slug):
 
 
 def _detail_context(request, resource):
+    operations = selectors.resource_operations(resource)
     return {
         "resource": resource,
         "events": selectors.resource_timeline(resource),
+        "operations": operations,
         "operation": selectors.operation_latest(resource),
         "actions": services.allowed_actions(resource, request.user),
     }
 
 
+def _parameter_rows(resource):
+    """(label from the template's schema, value) for each parameter."""
+    properties = (resource.template.parameters_schema or {}).get("properties", {})
+    return [
+        (properties.get(key, {}).get("title") or key.replace("_", " ").capitalize(), value)
+        for key, value in resource.parameters.items()
+    ]
+
+
 def resource_detail(request, resource_id):
     resource = _resource_or_404(request, resource_id)
     context = _detail_context(request, resource)
-    context["operations"] = selectors.resource_operations(resource)
+    context["parameter_rows"] = _parameter_rows(resource)
     return render(request, "provisioning/resource_detail.html", context)
 
 

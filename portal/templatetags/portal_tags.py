@@ -17,9 +17,29 @@ def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
 
 
+OUTPUT_LABELS = {
+    "dsn": "Connection string (DSN)",
+    "url": "Address",
+    "access_key_id": "Access key ID",
+    "secret_access_key": "Secret access key",
+    "path": "Folder",
+    "token": "Token",
+    "exit_code": "Exit code",
+    "workdir": "Working folder",
+    "gpus": "GPUs",
+    "cuda_visible_devices": "GPUs given (CUDA_VISIBLE_DEVICES)",
+}
+
+
 @register.filter
 def pretty_key(key):
     return str(key).replace("_", " ").capitalize()
+
+
+@register.filter
+def output_label(key):
+    """How an output or secret is named on the page."""
+    return OUTPUT_LABELS.get(str(key)) or pretty_key(key)
 
 
 @register.simple_tag(takes_context=True)
