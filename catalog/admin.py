@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from catalog.models import Template
+from catalog.models import Entry, Template
 
 
 @admin.register(Template)
@@ -8,3 +8,11 @@ class TemplateAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "resource_kind", "driver", "enabled", "version"]
     list_filter = ["resource_kind", "driver", "enabled"]
     search_fields = ["slug", "name"]
+
+
+@admin.register(Entry)
+class EntryAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "lifecycle", "owner_team", "featured", "updated_at"]
+    list_filter = ["kind", "lifecycle", "featured"]
+    search_fields = ["name", "slug", "summary"]
+    exclude = ["search_vector"]

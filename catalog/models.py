@@ -1,7 +1,21 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from portal.models import Team, TimeStamped, slug_validator
+
+
+def search_vector_expression(*weighted_fields):
+    """A weighted tsvector for a generated column: title A > summary B > body C (english stemming)."""
+    from django.contrib.postgres.search import SearchVector
+
+    vector = None
+    for field, weight in weighted_fields:
+        part = SearchVector(field, weight=weight, config="english")
+        vector = part if vector is None else vector + part
+    return vector
 
 
 class ResourceKind(models.TextChoices):
@@ -37,9 +51,15 @@ class Template(TimeStamped):
     time_limit_minutes = models.PositiveIntegerField(default=15, help_text="Longest a create or delete may run.")
     owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    search_vector = models.GeneratedField(
+        expression=search_vector_expression(("name", "A"), ("summary", "B"), ("body", "C")),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["name"]
+        indexes = [GinIndex(fields=["search_vector"])]
 
     def __str__(self):
         return self.name
@@ -63,3 +83,65 @@ def approval_matches(rule: dict, parameters: dict) -> bool:
         if "in" in condition and value in condition["in"]:
             return True
     return False
+
+
+class EntryKind(models.TextChoices):
+    SERVICE = "service", "Service"
+    TOOL = "tool", "Tool"
+    LIBRARY = "library", "Library"
+    API = "api", "API"
+    DATASET = "dataset", "Dataset"
+    LINK = "link", "Link"
+
+
+class Lifecycle(models.TextChoices):
+    EXPERIMENTAL = "experimental", "Experimental"
+    PRODUCTION = "production", "Production"
+    DEPRECATED = "deprecated", "Deprecated"
+
+
+class Entry(TimeStamped):
+    """Something the platform offers: a service, tool, library, API, dataset or useful link."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=EntryKind.choices, default=EntryKind.SERVICE, db_index=True)
+    summary = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, help_text="Markdown.")
+    owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries")
+    owner_label = models.CharField(max_length=120, blank=True, help_text="Owner when it is not a portal team.")
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PRODUCTION, db_index=True)
+    links = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"title": "Docs", "url": "https://...", "type": "docs|source|dashboard|support|other"}]',
+    )
+    featured = models.BooleanField(default=False, help_text="Shown on the home page.")
+    related_templates = models.ManyToManyField(Template, blank=True, related_name="entries")
+    # Backstage round trip
+    backstage_ref = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    system = models.CharField(max_length=120, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    search_vector = models.GeneratedField(
+        expression=search_vector_expression(("name", "A"), ("summary", "B"), ("body", "C")),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entries"
+        indexes = [
+            GinIndex(fields=["search_vector"]),
+            GinIndex(fields=["tags"]),
+            models.Index(fields=["kind", "lifecycle", "name"]),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def owner_display(self) -> str:
+        return self.owner_team.name if self.owner_team_id else (self.owner_label or "the Keepers")

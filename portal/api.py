@@ -1,8 +1,8 @@
 """REST API of the floor: tokens, the current user, teams."""
 
 from django.contrib.auth import authenticate, get_user_model
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions, throttling
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, serializers, throttling
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,3 +67,25 @@ class TeamListView(generics.ListAPIView):
 
     def get_queryset(self):
         return team_list(user=self.request.user)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    label = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    snippet = serializers.CharField(help_text="HTML: matches are wrapped in <mark>, everything else is escaped.")
+
+
+class SearchView(APIView):
+    """Search guides, articles, catalog entries, templates and your resources (?q=)."""
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=SearchHitSerializer(many=True))
+    def get(self, request):
+        from portal.search import search
+
+        q = request.query_params.get("q", "").strip()[:200]
+        if not q:
+            raise PortalError("Say what to search for: ?q=words", code="invalid", fields={"q": "Required."})
+        hits = search(user=request.user, text=q)
+        return Response({"query": q, "results": SearchHitSerializer(hits, many=True).data})

@@ -5,7 +5,12 @@ from portal.permissions import is_keeper
 from portal.selectors import current_team
 
 # (label, url name); a section shows once its app provides the URL.
-NAV = [("Catalog", "catalog:list"), ("Guides", "guides:list"), ("Resources", "provisioning:list")]
+NAV = [
+    ("Catalog", "catalog:list"),
+    ("Guides", "guides:list"),
+    ("Articles", "articles"),
+    ("Resources", "provisioning:list"),
+]
 KEEPER_NAV = [("Keepers", "keepers")]
 
 

@@ -3,6 +3,9 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from catalog import api as catalog_api
+from guides import api as guides_api
+from guides import views as guides_views
 from portal import api, health, views
 from provisioning import api as provisioning_api
 
@@ -10,6 +13,12 @@ api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("teams/", api.TeamListView.as_view(), name="api-teams"),
+    path("search/", api.SearchView.as_view(), name="api-search"),
+    path("catalog/", catalog_api.EntryList.as_view(), name="api-catalog"),
+    path("catalog/<slug:slug>/", catalog_api.EntryDetail.as_view(), name="api-catalog-entry"),
+    path("guides/", guides_api.GuideList.as_view(), name="api-guides"),
+    path("guides/<slug:slug>/", guides_api.GuideDetail.as_view(), name="api-guide"),
+    path("guides/<slug:slug>/progress/", guides_api.GuideProgress.as_view(), name="api-guide-progress"),
     path("templates/", provisioning_api.TemplateList.as_view(), name="api-templates"),
     path("templates/<slug:slug>/", provisioning_api.TemplateDetail.as_view(), name="api-template"),
     path("resources/", provisioning_api.ResourceListCreate.as_view(), name="api-resources"),
@@ -31,6 +40,11 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("teams/switch/", views.team_switch, name="team-switch"),
     path("resources/", include("provisioning.urls")),
+    path("catalog/", include("catalog.urls")),
+    path("guides/", include("guides.urls")),
+    path("articles/", guides_views.article_list, name="articles"),
+    path("search/", views.search_page, name="search"),
+    path("keepers/", views.keepers, name="keepers"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),

@@ -3,20 +3,95 @@
 import sys
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from portal.permissions import teams_visible_to
+from portal.permissions import is_keeper, teams_visible_to
 from portal.selectors import current_team, membership_list
+
+QUICK_KINDS = [
+    ("notebook", "New notebook", "A JupyterLab of your own"),
+    ("training_job", "Run a training job", "On the GPUs, with live logs"),
+    ("bucket", "New bucket", "Store datasets and results"),
+    ("database", "New database", "PostgreSQL, ready to connect"),
+]
 
 
 def home(request):
+    from catalog import selectors as catalog_selectors
+    from catalog.models import Template
+    from guides import selectors as guide_selectors
+    from provisioning import selectors as provisioning_selectors
+
+    team = current_team(request)
+    resources = list(provisioning_selectors.resource_list(user=request.user, team=team)[:8]) if team else []
+    journey = guide_selectors.journey(user=request.user)
+    templates = {}
+    for template in (
+        Template.objects.filter(enabled=True).order_by("resource_kind", "name").only("slug", "name", "resource_kind")
+    ):
+        templates.setdefault(template.resource_kind, template)
+    quick = [
+        {"template": templates[kind], "label": label, "hint": hint}
+        for kind, label, hint in QUICK_KINDS
+        if kind in templates
+    ]
+    journey_done = bool(journey) and all(item["complete"] for item in journey)
     return render(
         request,
         "portal/home.html",
-        {"team": current_team(request), "memberships": membership_list(user=request.user)},
+        {
+            "team": team,
+            "memberships": membership_list(user=request.user),
+            "resources": resources,
+            "journey": journey,
+            "journey_done": journey_done,
+            "show_journey": not resources or not journey_done,
+            "quick": quick,
+            "featured": catalog_selectors.featured(),
+            "recent_guides": guide_selectors.recently_updated(),
+        },
+    )
+
+
+def search_page(request):
+    from portal.search import search
+
+    q = request.GET.get("q", "").strip()[:200]
+    return render(request, "portal/search.html", {"q": q, "hits": search(user=request.user, text=q) if q else []})
+
+
+def keepers(request):
+    """What needs the Keepers' attention: approvals, failures, stale guides, catalog changes, teams' usage."""
+    from django.db.models import Count, Q
+
+    from catalog import selectors as catalog_selectors
+    from guides import selectors as guide_selectors
+    from portal.models import Team
+    from provisioning import selectors as provisioning_selectors
+    from provisioning.models import ACTIVE_STATES, State
+
+    if not is_keeper(request.user):
+        raise PermissionDenied
+    teams = Team.objects.annotate(
+        member_count=Count("memberships", distinct=True),
+        live=Count("resources", filter=Q(resources__state__in=ACTIVE_STATES), distinct=True),
+        failed=Count("resources", filter=Q(resources__state=State.FAILED), distinct=True),
+        waiting=Count("resources", filter=Q(resources__state=State.AWAITING_APPROVAL), distinct=True),
+    ).order_by("name")
+    return render(
+        request,
+        "portal/keepers.html",
+        {
+            "approvals": provisioning_selectors.approvals_pending(),
+            "failing": provisioning_selectors.failing_resources(),
+            "stale": guide_selectors.stale_guides(),
+            "changed": catalog_selectors.recently_changed(),
+            "teams": teams,
+        },
     )
 
 

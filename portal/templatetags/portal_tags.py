@@ -52,3 +52,9 @@ def query_with(context, **changes):
         else:
             params[key] = value
     return "?" + params.urlencode() if params else "?"
+
+
+@register.filter
+def yesno_in(value, collection):
+    """Whether value is in collection (for templates)."""
+    return value in collection

@@ -12,7 +12,7 @@ from portal.models import Membership, Team
 from portal.permissions import KEEPERS_GROUP
 
 # Commands of the apps that load their initial data; each is idempotent. Run in this order when present.
-APP_LOADERS = ["catalog_load", "guides_sync", "provisioning_load"]
+APP_LOADERS = ["provisioning_load", "catalog_load", "guides_sync"]
 
 
 class Command(BaseCommand):
@@ -25,8 +25,13 @@ class Command(BaseCommand):
                 slug="demo",
                 defaults={"name": "Demo team", "description": "A team to try the portal with."},
             )
+            platform, _ = Team.objects.get_or_create(
+                slug="keepers",
+                defaults={"name": "Keepers (platform team)", "description": "The people who run the platform."},
+            )
             keeper = self._ensure_keeper(keepers)
             Membership.objects.get_or_create(user=keeper, team=team, defaults={"role": Membership.Role.ADMIN})
+            Membership.objects.get_or_create(user=keeper, team=platform, defaults={"role": Membership.Role.ADMIN})
         available = get_commands()
         for name in APP_LOADERS:
             if name in available:

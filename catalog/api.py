@@ -1,0 +1,61 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.response import Response
+
+from catalog import selectors, services
+from catalog.serializers import EntryListSerializer, EntrySerializer
+from portal.permissions import is_keeper
+
+
+class KeepersWrite(permissions.BasePermission):
+    message = "Only Keepers change the catalog."
+
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or is_keeper(request.user)
+
+
+class EntryList(generics.ListCreateAPIView):
+    """The service catalog (filter with ?kind=, ?tag=, ?lifecycle=, ?owner=); Keepers POST new entries."""
+
+    permission_classes = [permissions.IsAuthenticated, KeepersWrite]
+
+    def get_serializer_class(self):
+        return EntrySerializer if self.request.method == "POST" else EntryListSerializer
+
+    def get_queryset(self):
+        p = self.request.query_params
+        return selectors.entry_list(
+            kind=p.get("kind", ""), tag=p.get("tag", ""), lifecycle=p.get("lifecycle", ""), owner=p.get("owner", "")
+        )
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("kind", "tag", "lifecycle", "owner")])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def create(self, request, *args, **kwargs):
+        serializer = EntrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = services.entry_save(user=request.user, data=serializer.validated_data, request=request)
+        return Response(EntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class EntryDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One catalog entry; Keepers PATCH and DELETE."""
+
+    permission_classes = [permissions.IsAuthenticated, KeepersWrite]
+    serializer_class = EntrySerializer
+    lookup_field = "slug"
+
+    def get_object(self):
+        return selectors.entry_get(slug=self.kwargs["slug"])
+
+    def update(self, request, *args, **kwargs):
+        entry = self.get_object()
+        serializer = EntrySerializer(entry, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        entry = services.entry_save(user=request.user, entry=entry, data=serializer.validated_data, request=request)
+        return Response(EntrySerializer(entry).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.entry_delete(user=request.user, entry=self.get_object(), request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

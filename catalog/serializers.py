@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from catalog.models import Entry, EntryKind, Lifecycle, Template
+from portal.models import Team
+
+
+class LinkSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    url = serializers.URLField(max_length=500)
+    type = serializers.ChoiceField(choices=["docs", "source", "dashboard", "support", "other"], default="other")
+
+
+class EntrySerializer(serializers.ModelSerializer):
+    owner_team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    tags = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9][a-z0-9.+-]{0,39}$"),
+        required=False,
+        help_text="Lowercase words: letters, digits, dots, dashes.",
+    )
+    links = LinkSerializer(many=True, required=False)
+    kind = serializers.ChoiceField(choices=EntryKind.choices, default=EntryKind.SERVICE)
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, default=Lifecycle.PRODUCTION)
+    related_templates = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Template.objects.all(), many=True, required=False
+    )
+    owner = serializers.CharField(source="owner_display", read_only=True)
+
+    class Meta:
+        model = Entry
+        fields = [
+            "slug",
+            "name",
+            "kind",
+            "summary",
+            "body",
+            "owner",
+            "owner_team",
+            "owner_label",
+            "tags",
+            "lifecycle",
+            "links",
+            "featured",
+            "related_templates",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["slug", "created_at", "updated_at"]
+
+
+class EntryListSerializer(EntrySerializer):
+    class Meta(EntrySerializer.Meta):
+        fields = ["slug", "name", "kind", "summary", "owner", "tags", "lifecycle", "links", "featured", "updated_at"]
