@@ -252,6 +252,18 @@ S3_REGION = env.str("S3_REGION", default="us-east-1")
 # An operation whose worker has not written a heartbeat for this long is taken over by reconcile.
 OPERATION_HEARTBEAT_TIMEOUT_SECONDS = env.int("OPERATION_HEARTBEAT_TIMEOUT_SECONDS", default=60)
 
+# Notebooks and jobs on this machine
+# GPUs to hand out: a count ("2"), indexes ("0,1"), or "none"; empty reads them from NVML / nvidia-smi.
+PORTAL_GPUS = env.str("PORTAL_GPUS", default="")
+# Host name in notebook addresses (where people's browsers reach this machine).
+NOTEBOOK_PUBLIC_HOST = env.str("NOTEBOOK_PUBLIC_HOST", default="localhost")
+# Address notebook servers listen on; 127.0.0.1 keeps them off the network (put a proxy in front to share).
+NOTEBOOK_BIND_ADDRESS = env.str("NOTEBOOK_BIND_ADDRESS", default="127.0.0.1")
+# Warn the owner this many minutes before an idle notebook is stopped.
+NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default=10)
+# How often running jobs and notebooks are checked (seconds).
+POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=5)
+
 # Static files
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

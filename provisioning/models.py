@@ -73,6 +73,9 @@ class Resource(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.REQUESTED, db_index=True)
     status_message = models.CharField(max_length=500, blank=True)
+    warning = models.CharField(
+        max_length=300, blank=True, help_text="Shown to the owner, e.g. an idle notebook about to be stopped."
+    )
     outputs = models.JSONField(default=dict, blank=True)
     secrets_encrypted = models.TextField(blank=True, editable=False)
     driver_state = models.JSONField(default=dict, blank=True)
@@ -238,3 +241,17 @@ class Event(models.Model):
 
     def __str__(self):
         return self.message
+
+
+class GpuAllocation(models.Model):
+    """One GPU of this machine held by one resource. Postgres is the one place that knows who holds which GPU."""
+
+    gpu = models.PositiveIntegerField(unique=True)
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="gpu_allocations")
+    allocated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["gpu"]
+
+    def __str__(self):
+        return f"GPU {self.gpu} -> {self.resource_id}"

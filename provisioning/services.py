@@ -19,7 +19,8 @@ from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.models import Team
 from portal.permissions import can_admin_team, can_use_team, is_keeper
-from provisioning.drivers import DriverError, get_driver
+from provisioning import gpus
+from provisioning.drivers import DriverError, Queued, get_driver
 from provisioning.models import (
     TERMINAL_OPERATION_STATES,
     Action,
@@ -30,7 +31,7 @@ from provisioning.models import (
     State,
 )
 from provisioning.parameters import name_error, parameters_validate
-from provisioning.quotas import quota_excess, resource_usage
+from provisioning.quotas import GPU_HOLDING_STATES, quota_excess, resource_usage
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,11 @@ def allowed_actions(resource, user) -> set[str]:
         driver = None
     if driver and driver.can_stop and resource.state == State.READY:
         actions.add("stop")
-    if driver and driver.can_stop and resource.state == State.STOPPED:
+    if driver and driver.can_stop and resource.state in (State.STOPPED, State.FAILED):
         actions.add("start")
-    if resource.state == State.FAILED:
+    if driver and driver.can_cancel and resource.state in (State.RUNNING, State.QUEUED, State.PROVISIONING):
+        actions.add("cancel")
+    if resource.state == State.FAILED and not (driver and driver.can_stop):
         actions.add("retry")
     if resource.state != State.DELETING:
         actions.add("delete")
@@ -261,12 +264,14 @@ def resource_reject(*, resource: Resource, user, reason: str, request=None) -> R
 
 
 def _simple_action(resource, user, action: str, op_action: str, state: str, message: str, request):
+    """`user` None means the portal itself (reconcile), which may act in any state where the action applies."""
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
-        _require_action(resource, user, action)
-        resource.state, resource.status_message = state, message
-        resource.save(update_fields=["state", "status_message", "updated_at"])
-        _event(resource, f"{action.capitalize()} requested by {user.get_username()}.")
+        if user is not None:
+            _require_action(resource, user, action)
+        resource.state, resource.status_message, resource.warning = state, message, ""
+        resource.save(update_fields=["state", "status_message", "warning", "updated_at"])
+        _event(resource, f"{action.capitalize()} requested by {user.get_username()}." if user else message)
         _new_operation(resource, op_action, user)
         audit_record(actor=user, action=f"resource.{action}", target=resource, request=request)
     return resource
@@ -279,6 +284,39 @@ def resource_stop(*, resource, user, request=None) -> Resource:
 
 def resource_start(*, resource, user, request=None) -> Resource:
     return _simple_action(resource, user, "start", Action.START, State.STARTING, "Starting...", request)
+
+
+def resource_cancel(*, resource, user, request=None) -> Resource:
+    """End a running or queued job for good; its log and folder are kept until it is deleted."""
+    with transaction.atomic():
+        resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        _require_action(resource, user, "cancel")
+        queued = list(resource.operations.filter(state=OperationState.QUEUED))
+        for operation in queued:
+            operation.cancel(f"Cancelled by {user.get_username()}.")
+        if resource.state == State.QUEUED:  # it never started: nothing to stop
+            resource.state, resource.status_message = State.STOPPED, "Cancelled before it started."
+            resource.save(update_fields=["state", "status_message", "updated_at"])
+            _event(resource, f"Cancelled by {user.get_username()} while waiting.")
+            _after_transition(resource)
+        else:
+            resource.state, resource.status_message = State.STOPPING, "Cancelling..."
+            resource.save(update_fields=["state", "status_message", "updated_at"])
+            _event(resource, f"Cancel requested by {user.get_username()}.")
+            _new_operation(resource, Action.STOP, user)
+        audit_record(actor=user, action="resource.cancel", target=resource, request=request)
+    return resource
+
+
+def resource_open_url(*, resource, user, request=None) -> str:
+    """The address that opens a notebook, token included; for those who may manage it, and recorded."""
+    if not can_manage(user, resource):
+        raise NotAllowed("Only the owner, a team admin or a Keeper can open this notebook.")
+    url = resource.secrets.get("url_with_token")
+    if resource.state != State.READY or not url:
+        raise PortalError("This notebook is not running; start it first.", code="not_running", status_code=409)
+    audit_record(actor=user, action="resource.open", target=resource, request=request)
+    return url
 
 
 def resource_retry(*, resource, user, request=None) -> Resource:
@@ -400,9 +438,10 @@ def _claim(operation_id: int, worker: str):
         taking_over = operation.state == OperationState.RUNNING
         operation.start(worker=worker)
         resource = Resource.objects.select_for_update().select_related("team", "template").get(pk=operation.resource_id)
-        resource.state = RUNNING_STATE[operation.action]
-        resource.status_message = f"{DOING[operation.action]} {resource.get_kind_display().lower()}..."
-        resource.save(update_fields=["state", "status_message", "updated_at"])
+        if resource.state != State.QUEUED:  # a queued resource keeps its place in the queue while it tries again
+            resource.state = RUNNING_STATE[operation.action]
+            resource.status_message = f"{DOING[operation.action]} {resource.get_kind_display().lower()}..."
+            resource.save(update_fields=["state", "status_message", "updated_at"])
         if taking_over:
             operation.append_log(
                 f"[{timezone.now():%H:%M:%S}] The previous worker stopped answering; "
@@ -445,6 +484,8 @@ def operation_execute(*, operation_id: int, worker: str) -> str:
                 driver.stop(resource, log)
             elif operation.action == Action.DELETE:
                 driver.destroy(resource, log)
+    except Queued as exc:
+        return _operation_queued(operation, resource, log, exc)
     except DriverError as exc:
         return _operation_failed(
             operation,
@@ -477,6 +518,40 @@ def operation_execute(*, operation_id: int, worker: str) -> str:
     return _operation_succeeded(operation, resource, log, result, driver)
 
 
+def _operation_queued(operation, resource, log, exc: Queued) -> str:
+    """The resource waits for capacity: the operation goes back to the queue, no worker is held."""
+    with transaction.atomic():
+        resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        Operation.objects.filter(pk=operation.pk).update(
+            state=OperationState.QUEUED, attempt=operation.attempt - 1, enqueued_at=timezone.now()
+        )
+        first_time = resource.state != State.QUEUED
+        resource.state, resource.status_message = State.QUEUED, exc.message
+        resource.save(update_fields=["state", "status_message", "updated_at"])
+        if first_time:
+            log(exc.message)
+            _event(resource, exc.message, operation=operation)
+    return "queued"
+
+
+def gpu_queue_advance() -> int:
+    """Give waiting resources another try, oldest first (each keeps its place: see gpus.allocate)."""
+    waiting = Operation.objects.filter(state=OperationState.QUEUED, resource__state=State.QUEUED).order_by(
+        "resource__created_at", "id"
+    )
+    count = 0
+    for operation in waiting:
+        _enqueue(operation)
+        count += 1
+    return count
+
+
+def _after_transition(resource) -> None:
+    """Give back the GPUs of a resource that no longer needs them, and let the queue move."""
+    if resource.state not in GPU_HOLDING_STATES and gpus.release(resource):
+        transaction.on_commit(gpu_queue_advance)
+
+
 def _operation_succeeded(operation, resource, log, result, driver) -> str:
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
@@ -503,8 +578,10 @@ def _operation_succeeded(operation, resource, log, result, driver) -> str:
                     resource.secrets = result.secrets
                 resource.driver_state = result.state
             resource.last_activity_at = now
+        resource.warning = ""
         resource.save()
         operation.finish()
+        _after_transition(resource)
         log(f"Done: {resource.get_state_display().lower()}.")
         _event(
             resource,
@@ -535,6 +612,7 @@ def _operation_failed(
         resource.status_message = f"{verb} failed: {message}"[:500]
         resource.save(update_fields=["state", "status_message", "updated_at"])
         _event(resource, resource.status_message, level=Event.Level.ERROR, operation=operation)
+        _after_transition(resource)
     return "errored" if errored else "failed"
 
 
@@ -605,8 +683,53 @@ def _poll_one(resource) -> bool:
             current.status_message = status.message or current.status_message
             level = Event.Level.ERROR if new_state == State.FAILED else Event.Level.INFO
             _event(current, status.message or f"Now {current.get_state_display().lower()}.", level=level)
+            current.warning = ""
         elif status.message and status.message != current.status_message and new_state == current.state:
             current.status_message, changed = status.message, True
         current.save()
+        _after_transition(current)
+    if current.state == State.READY and current.kind == "notebook":
+        _cull_idle(current)
     close_old_connections()
     return changed
+
+
+def _cull_idle(resource) -> None:
+    """Stop a notebook idle past its timeout; warn its owner a few minutes before."""
+    minutes = resource.parameters.get("idle_timeout_minutes")
+    if not minutes or not resource.last_activity_at:
+        return
+    idle = timezone.now() - resource.last_activity_at
+    limit = timedelta(minutes=minutes)
+    warn_at = limit - timedelta(minutes=settings.NOTEBOOK_CULL_WARNING_MINUTES)
+    if idle >= limit:
+        _simple_action(
+            resource,
+            None,
+            "stop",
+            Action.STOP,
+            State.STOPPING,
+            f"Stopping: unused for {minutes} minutes. Your files are kept; start it again any time.",
+            None,
+        )
+    elif idle >= warn_at and not resource.warning:
+        stop_at = timezone.localtime(resource.last_activity_at + limit)
+        warning = (
+            f"Unused since {timezone.localtime(resource.last_activity_at):%H:%M}: it will be stopped at "
+            f"{stop_at:%H:%M} unless you use it. Your files are kept either way."
+        )
+        Resource.objects.filter(pk=resource.pk).update(warning=warning)
+        _event(resource, warning, level=Event.Level.WARNING)
+    elif idle < warn_at and resource.warning:
+        Resource.objects.filter(pk=resource.pk).update(warning="")
+
+
+def poll_running() -> int:
+    """Quick check of running jobs and notebooks, so endings show within seconds."""
+    count = 0
+    for resource in Resource.objects.filter(
+        state__in=[State.RUNNING, State.READY], kind__in=["training_job", "notebook"]
+    ).select_related("team"):
+        _poll_one(resource)
+        count += 1
+    return count

@@ -27,3 +27,8 @@ def operation_run(self, operation_id: int) -> str:
 @shared_task(name="provisioning.reconcile", soft_time_limit=120, time_limit=180)
 def reconcile() -> dict:
     return services.reconcile()
+
+
+@shared_task(name="provisioning.poll_running", soft_time_limit=60, time_limit=90, expires=30)
+def poll_running() -> int:
+    return services.poll_running()

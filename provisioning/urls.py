@@ -10,5 +10,6 @@ urlpatterns = [
     path("<uuid:resource_id>/", views.resource_detail, name="detail"),
     path("<uuid:resource_id>/live/", views.resource_live, name="live"),
     path("<uuid:resource_id>/reveal/", views.resource_reveal, name="reveal"),
+    path("<uuid:resource_id>/open/", views.resource_open, name="open"),
     path("<uuid:resource_id>/<str:action>/", views.resource_action, name="action"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -13,6 +15,7 @@ from catalog.models import ResourceKind
 from portal.errors import NotAllowed, NotFound, PortalError
 from portal.selectors import current_team
 from provisioning import selectors, services
+from provisioning.drivers import DriverError, get_driver
 from provisioning.forms import ResourceForm
 from provisioning.models import State
 from provisioning.quotas import quota_summary
@@ -107,6 +110,25 @@ def resource_new(request, slug):
     )
 
 
+def _program_output(resource) -> str:
+    """What a job printed (the last lines), read from its log file."""
+    if resource.kind != "training_job" or resource.state in (State.DELETED, State.REQUESTED):
+        return ""
+    try:
+        return get_driver(resource.driver, resource.kind).logs(resource, tail=200)
+    except DriverError:
+        return ""
+
+
+def _runtime_seconds(resource):
+    if "runtime_seconds" in resource.outputs:
+        return resource.outputs["runtime_seconds"]
+    started = resource.driver_state.get("started_at")
+    if resource.state == State.RUNNING and started:
+        return round(time.time() - started)
+    return None
+
+
 def _detail_context(request, resource):
     operations = selectors.resource_operations(resource)
     return {
@@ -115,6 +137,8 @@ def _detail_context(request, resource):
         "operations": operations,
         "operation": selectors.operation_latest(resource),
         "actions": services.allowed_actions(resource, request.user),
+        "program_output": _program_output(resource),
+        "runtime_seconds": _runtime_seconds(resource),
     }
 
 
@@ -142,6 +166,7 @@ def resource_live(request, resource_id):
 
 ACTIONS = {
     "stop": (services.resource_stop, "Stopping '{name}'. Your files are kept."),
+    "cancel": (services.resource_cancel, "Cancelling '{name}'."),
     "start": (services.resource_start, "Starting '{name}' again."),
     "retry": (services.resource_retry, "Trying '{name}' again."),
     "delete": (services.resource_delete, "Deleting '{name}'."),
@@ -168,6 +193,20 @@ def resource_action(request, resource_id, action):
     if action == "delete" and not request.htmx:
         return redirect(request.POST.get("next") or reverse("provisioning:detail", args=[resource.id]))
     return redirect("provisioning:detail", resource_id=resource.id)
+
+
+def resource_open(request, resource_id):
+    """Open a notebook: a recorded redirect to its address with the token."""
+    resource = _resource_or_404(request, resource_id)
+    try:
+        url = services.resource_open_url(resource=resource, user=request.user, request=request)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("provisioning:detail", resource_id=resource.id)
+    response = redirect(url)
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_POST

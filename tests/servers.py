@@ -18,6 +18,8 @@ _started = {}
 def pytest_load_initial_conftests(early_config, parser, args):
     # Short heartbeats so tests of dead workers wait seconds, not a minute (workers inherit the environment).
     os.environ.setdefault("OPERATION_HEARTBEAT_TIMEOUT_SECONDS", "4")
+    # Two GPU slots declared by setting (this machine has no GPU); jobs get CUDA_VISIBLE_DEVICES=0,1 all the same.
+    os.environ.setdefault("PORTAL_GPUS", "2")
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         from portal import embedded
 

@@ -21,6 +21,14 @@ class DriverError(Exception):
         self.message, self.reason, self.retryable = message, reason, retryable
 
 
+class Queued(DriverError):
+    """Not an error: the resource waits for capacity (GPUs). `position` 1 means it is next."""
+
+    def __init__(self, message: str, *, position: int):
+        super().__init__(message, reason="queued", retryable=False)
+        self.position = position
+
+
 @dataclass
 class Outputs:
     """What an apply returns: public outputs, secrets (encrypted by the caller) and the state to remember."""
@@ -50,6 +58,8 @@ class Driver:
     label: str = ""
     kinds: frozenset[str] = frozenset()
     can_stop: bool = False
+    # Whether a running resource can be cancelled (jobs): the `stop` operation ends it for good.
+    can_cancel: bool = False
     # Whether the resource runs to an end by itself (a training job) rather than staying ready.
     runs_to_completion: bool = False
 

@@ -1,0 +1,173 @@
+"""Training jobs as local processes: the command runs in its own folder, supervised by provisioning/jobrunner.py."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from provisioning import gpus
+from provisioning import jobrunner as jobrunner_module
+from provisioning.drivers import local_process
+from provisioning.drivers.base import Driver, Outputs, Queued, Status, register
+
+STATE_VERSION = 1
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def resource_dir(resource) -> Path:
+    return settings.DATA_DIR / "resources" / str(resource.id)
+
+
+def split_command(command) -> list[str]:
+    """The command as an argument list: a list as given, or a line split like a shell would (without a shell)."""
+    if isinstance(command, list):
+        return [str(part) for part in command]
+    return shlex.split(str(command or ""))
+
+
+def runner_argv(resource, argv: list[str], result: Path) -> list[str]:
+    """The supervisor's command line: it runs `argv`, enforces the time limit and records the exit code."""
+    seconds = float(resource.parameters.get("max_runtime_minutes") or 60) * 60
+    # -I: isolated, so the script's own folder (with our selectors.py) does not shadow the standard library.
+    return [sys.executable, "-I", str(Path(jobrunner_module.__file__)), str(result), str(seconds), "--", *argv]
+
+
+@register
+class LocalJobDriver(Driver):
+    name = "local"
+    label = "a process on this machine"
+    kinds = frozenset({"training_job"})
+    can_cancel = True
+    runs_to_completion = True
+
+    def validate(self, parameters, *, team):
+        errors = {}
+        try:
+            argv = split_command(parameters.get("command"))
+        except ValueError as exc:
+            errors["command"] = f"The command cannot be read ({exc}); check its quotes."
+        else:
+            if not argv:
+                errors["command"] = "Give the command to run, for example: python train.py --epochs 10"
+        problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
+        if problem:
+            errors["gpus"] = problem
+        return errors
+
+    def usage(self, parameters):
+        return {"gpus": int(parameters.get("gpus") or 0)}
+
+    def apply(self, resource, log) -> Outputs:
+        root = resource_dir(resource)
+        marker = root / "process.json"
+        if marker.exists():  # started before (perhaps by a worker that died since): never start twice
+            state = json.loads(marker.read_text())
+            log(f"The job was already started (pid {state['pid']}); following it.")
+            return self._outputs(state)
+        wanted = int(resource.parameters.get("gpus") or 0)
+        allocation = gpus.allocate(resource, wanted)
+        if allocation.position:
+            ahead = allocation.position - 1
+            raise Queued(
+                f"Waiting for {wanted} GPU{'s' if wanted > 1 else ''}: "
+                f"{ahead} job{'s' if ahead != 1 else ''} ahead of yours.",
+                position=allocation.position,
+            )
+        workdir = root / "work"
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name in resource.template.config.get("files", []):
+            source = EXAMPLES / Path(name).name
+            if source.is_file() and not (workdir / source.name).exists():
+                shutil.copy(source, workdir / source.name)
+                log(f"Added the starter file {source.name} to the working folder.")
+        argv = split_command(resource.parameters.get("command"))
+        env = local_process.clean_env(
+            workdir,
+            {
+                **{str(k): str(v) for k, v in (resource.template.config.get("env") or {}).items()},
+                **{str(k): str(v) for k, v in (resource.parameters.get("env") or {}).items()},
+                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+                "PORTAL_JOB_DIR": str(workdir),
+            },
+        )
+        result = root / "result.json"
+        process = local_process.start(runner_argv(resource, argv, result), cwd=workdir, env=env, log=root / "job.log")
+        state = {
+            "version": STATE_VERSION,
+            **process,
+            "workdir": str(workdir),
+            "result": str(result),
+            "log": str(root / "job.log"),
+            "gpus": allocation.gpus,
+            "started_at": time.time(),
+        }
+        marker.write_text(json.dumps(state))
+        log(
+            f"Started `{shlex.join(argv)}` (pid {process['pid']})"
+            + (f" on GPUs {allocation.gpus}" if allocation.gpus else " without GPUs")
+            + "."
+        )
+        return self._outputs(state)
+
+    def _outputs(self, state) -> Outputs:
+        outputs = {"workdir": state["workdir"]}
+        if state.get("gpus"):
+            outputs["cuda_visible_devices"] = ",".join(map(str, state["gpus"]))
+        return Outputs(outputs=outputs, state=state, resource_state="running", message="Running.")
+
+    def poll(self, resource) -> Status:
+        state = resource.driver_state
+        result_path = Path(state.get("result", "/nonexistent"))
+        running = local_process.alive(state)
+        if result_path.exists():  # checked after `alive`: the supervisor writes the result, then exits
+            result = json.loads(result_path.read_text())
+            code, reason = result["exit_code"], result["reason"]
+            runtime = round(result["finished_at"] - state.get("started_at", result["finished_at"]))
+            outputs = {**resource.outputs, "exit_code": code, "runtime_seconds": runtime}
+            if reason == "timeout":
+                minutes = resource.parameters.get("max_runtime_minutes")
+                return Status(
+                    "failed",
+                    f"Stopped: it reached its maximum run time of {minutes} minutes. Save "
+                    "checkpoints and resume, or ask for a longer run time.",
+                    outputs=outputs,
+                )
+            if reason == "cancelled":
+                return Status("stopped", "Cancelled; its log and working folder are kept.", outputs=outputs)
+            if code == 0:
+                return Status("succeeded", f"Finished successfully after {runtime} s.", outputs=outputs)
+            return Status(
+                "failed", f"The program ended with exit code {code}; the end of its log says why.", outputs=outputs
+            )
+        if running:
+            return Status("running", "Running.")
+        return Status(
+            "failed",
+            "The job's process disappeared without an exit code (was the machine restarted?). Retry to run it again.",
+        )
+
+    def stop(self, resource, log) -> None:
+        if local_process.stop(resource.driver_state):
+            log("Cancelled the job: its processes were ended.")
+        else:
+            log("The job was not running.")
+
+    def destroy(self, resource, log) -> None:
+        self.stop(resource, log)
+        root = resource_dir(resource)
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            log(f"Removed its folder {root}.")
+
+    def logs(self, resource, tail: int = 200) -> str:
+        return local_process.tail(resource_dir(resource) / "job.log", tail)
+
+    def preview(self, resource) -> str:
+        argv = split_command(resource.parameters.get("command"))
+        return f"Runs `{shlex.join(argv)}` on this machine with {resource.parameters.get('gpus', 0)} GPU(s)."

@@ -1,0 +1,196 @@
+"""JupyterLab servers as local processes, one per notebook, the way JupyterHub's LocalProcessSpawner runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from provisioning import gpus
+from provisioning.drivers import local_process
+from provisioning.drivers.base import Driver, DriverError, Outputs, Queued, Status, register
+
+STATE_VERSION = 1
+START_TIMEOUT_SECONDS = 60
+
+
+def resource_dir(resource) -> Path:
+    return settings.DATA_DIR / "resources" / str(resource.id)
+
+
+def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
+    """The command line of a notebook server (the token travels in the environment, never here)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ServerApp.ip={settings.NOTEBOOK_BIND_ADDRESS}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={workdir}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--ServerApp.allow_remote_access=True",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    return argv
+
+
+def _api(state: dict, token: str, path: str, timeout: float = 3.0):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{state['port']}{path}", headers={"Authorization": f"token {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (our own loopback URL)
+        return json.loads(response.read())
+
+
+def _parse_time(value: str | None):
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@register
+class LocalNotebookDriver(Driver):
+    name = "local"
+    label = "JupyterLab on this machine"
+    kinds = frozenset({"notebook"})
+    can_stop = True
+
+    def validate(self, parameters, *, team):
+        problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
+        return {"gpus": problem} if problem else {}
+
+    def usage(self, parameters):
+        return {"notebooks": 1, "gpus": int(parameters.get("gpus") or 0)}
+
+    def _outputs(self, resource, state, token) -> Outputs:
+        url = f"http://{settings.NOTEBOOK_PUBLIC_HOST}:{state['port']}/lab"
+        outputs = {"url": url, "workdir": state["workdir"]}
+        if state.get("gpus"):
+            outputs["gpus"] = ",".join(map(str, state["gpus"]))
+        return Outputs(
+            outputs=outputs,
+            secrets={"token": token, "url_with_token": f"{url}?token={token}"},
+            state=state,
+            message="Ready: open it with the Open notebook button.",
+        )
+
+    def apply(self, resource, log) -> Outputs:
+        wanted = int(resource.parameters.get("gpus") or 0)
+        allocation = gpus.allocate(resource, wanted)
+        if allocation.position:
+            ahead = allocation.position - 1
+            raise Queued(
+                f"Waiting for {wanted} GPU{'s' if wanted > 1 else ''}: "
+                f"{ahead} request{'s' if ahead != 1 else ''} ahead of yours.",
+                position=allocation.position,
+            )
+        state = dict(resource.driver_state)
+        token = resource.secrets.get("token") or secrets.token_urlsafe(32)
+        if local_process.alive(state) and self._answers(state, token):
+            log(f"The notebook server (pid {state['pid']}) is already running; adopted it.")
+            return self._outputs(resource, state, token)
+        root = resource_dir(resource)
+        workdir = root / "work"
+        for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
+            folder.mkdir(parents=True, exist_ok=True)
+        port = local_process.free_port(settings.NOTEBOOK_BIND_ADDRESS)
+        env = local_process.clean_env(
+            root / "home",
+            {
+                "JUPYTER_TOKEN": token,
+                "JUPYTER_CONFIG_DIR": str(root / "jupyter" / "config"),
+                "JUPYTER_RUNTIME_DIR": str(root / "jupyter" / "runtime"),
+                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+            },
+        )
+        started = time.monotonic()
+        process = local_process.start(
+            jupyter_argv(port=port, workdir=workdir), cwd=workdir, env=env, log=root / "notebook.log"
+        )
+        state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocation.gpus}
+        log(
+            f"Started JupyterLab (pid {process['pid']}) on port {port}"
+            + (f" with GPUs {allocation.gpus}" if allocation.gpus else "")
+            + "; waiting for it to answer..."
+        )
+        while time.monotonic() - started < START_TIMEOUT_SECONDS:
+            if not local_process.alive(state):
+                raise DriverError(
+                    "The notebook server stopped while starting. Its last words:\n"
+                    + local_process.tail(root / "notebook.log", 15),
+                    reason="start_failed",
+                )
+            if self._answers(state, token):
+                log(f"JupyterLab answers after {time.monotonic() - started:.1f} s.")
+                return self._outputs(resource, state, token)
+            time.sleep(0.1)
+        local_process.stop(state)
+        raise DriverError(
+            f"The notebook server did not answer within {START_TIMEOUT_SECONDS} s; it was stopped. "
+            "Retry, or tell the Keepers if it happens again.",
+            reason="start_timeout",
+            retryable=True,
+        )
+
+    def _answers(self, state, token) -> bool:
+        try:
+            _api(state, token, "/api/status", timeout=1.0)
+            return True
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+    def poll(self, resource) -> Status:
+        state = resource.driver_state
+        if not local_process.alive(state):
+            return Status("failed", "The notebook server stopped unexpectedly. Start it again: your files are kept.")
+        token = resource.secrets.get("token", "")
+        try:
+            status = _api(state, token, "/api/status")
+            kernels = _api(state, token, "/api/kernels")
+        except (OSError, urllib.error.URLError, ValueError):
+            return Status("ready", "Running, but not answering right now.")
+        last = _parse_time(status.get("last_activity"))
+        if any(k.get("execution_state") == "busy" for k in kernels):
+            from django.utils import timezone
+
+            last = timezone.now()  # a kernel at work is not idle, whatever the browser does
+        return Status("ready", last_activity_at=last)
+
+    def stop(self, resource, log) -> None:
+        if local_process.stop(resource.driver_state):
+            log("Stopped the notebook server; the working folder is kept.")
+        else:
+            log("The notebook server was not running.")
+
+    def start(self, resource, log) -> Outputs:
+        return self.apply(resource, log)
+
+    def destroy(self, resource, log) -> None:
+        if local_process.stop(resource.driver_state):
+            log("Stopped the notebook server.")
+        root = resource_dir(resource)
+        if root.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            log(f"Removed its folder {root}.")
+
+    def logs(self, resource, tail: int = 200) -> str:
+        return local_process.tail(resource_dir(resource) / "notebook.log", tail)
+
+    def preview(self, resource) -> str:
+        return (
+            f"A JupyterLab server on this machine with {resource.parameters.get('gpus', 0)} GPU(s), its own "
+            f"token and a working folder under {settings.DATA_DIR / 'resources'}."
+        )
