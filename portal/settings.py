@@ -214,6 +214,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EntryKindEnum": "catalog.models.EntryKind",
+        "ResourceKindEnum": "catalog.models.ResourceKind",
+        "GuideKindEnum": "guides.models.Guide.Kind",
+        "LifecycleEnum": "catalog.models.Lifecycle",
+        "ResourceStateEnum": "provisioning.models.State",
+    },
 }
 
 # Celery

@@ -114,3 +114,10 @@ def test_schema_and_docs_are_public(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # works offline
+
+
+def test_openapi_schema_is_valid_and_warning_free(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/v1/resources/{resource_id}/credentials/" in (tmp_path / "schema.yaml").read_text()

@@ -187,3 +187,18 @@ def test_secrets_are_encrypted_at_rest(templates, team_a, alice):
     raw = Resource.objects.filter(pk=resource.pk).values_list("secrets_encrypted", flat=True).get()
     assert "hunter2" not in raw
     assert Resource.objects.get(pk=resource.pk).secrets == {"password": "hunter2-very-secret"}
+
+
+def test_reconcile_deletes_expired_resources(templates, team_a, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    resource = _request(templates, team_a, alice, expires_in_days=1)
+    Resource.objects.filter(pk=resource.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    report = services.reconcile()
+    resource.refresh_from_db()
+    assert report["expired"] == 1
+    assert resource.state == State.DELETING
+    assert resource.events.filter(message__contains="reached its expiry date").exists()
+    assert services.reconcile()["expired"] == 0  # once

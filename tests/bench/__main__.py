@@ -1,0 +1,350 @@
+"""`make bench`: the portal's benchmarks, against a real portal (gunicorn, Celery worker, beat) started here.
+
+Each benchmark prints a table and writes JSON under var/bench/. Not part of `make test`. Loopback only; every loop
+is bounded. Run one with `python -m tests.bench pages` (pages, engine, notebooks); no argument runs them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DATA = BASE_DIR / "var" / "bench"
+RESULTS = DATA / "results"
+PASSWORD = "bench-Keeper-pw-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        PORTAL_DATA_DIR=str(DATA),
+        PORTAL_ADMIN_PASSWORD=PASSWORD,
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        PORTAL_GPUS=env.get("PORTAL_GPUS", "2"),
+        GUNICORN_WORKERS=env.get("GUNICORN_WORKERS", "3"),
+        CELERY_WORKER_CONCURRENCY=env.get("CELERY_WORKER_CONCURRENCY", "2"),
+    )
+    return env
+
+
+class Portal:
+    """The whole portal in a subprocess (python -m portal.launcher), on a port of its own."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def __enter__(self):
+        DATA.mkdir(parents=True, exist_ok=True)
+        log = (DATA / "portal.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "portal.launcher"],
+            cwd=BASE_DIR,
+            env={**_env(), "PORT": str(self.port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError(f"the portal did not become ready; see {DATA / 'portal.log'}")
+        self.token = self.call("POST", "/api/v1/auth/token/", {"username": "keeper", "password": PASSWORD})["token"]
+        return self
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(60)
+
+    def call(self, method, path, body=None, token=None):
+        headers = {"Content-Type": "application/json"}
+        if token or getattr(self, "token", None):
+            headers["Authorization"] = f"Token {token or self.token}"
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            headers=headers,
+            data=json.dumps(body).encode() if body is not None else None,
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+            raw = response.read()
+        return (
+            json.loads(raw) if raw and response.headers.get("Content-Type", "").startswith("application/json") else raw
+        )
+
+
+def manage(*args) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=_env(), check=True, capture_output=True, text=True
+    ).stdout
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def table(title, header, rows):
+    print(f"\n{title}")
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+def save(name, data):
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **data,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
+
+
+SEED = """
+from catalog.models import Entry
+from guides.models import Guide
+kinds = ["service", "tool", "library", "api", "dataset", "link"]
+words = "notebook gpu training storage bucket database python model data pipeline monitoring".split()
+have = Entry.objects.filter(slug__startswith="bench-").count()
+Entry.objects.bulk_create([Entry(slug=f"bench-{i}", name=f"{words[i % 11].title()} service {i}", kind=kinds[i % 6],
+    tags=[words[i % 11], words[(i * 7) % 11]], summary=f"Summary of {words[i % 11]} thing {i} for {words[(i*3) % 11]}",
+    body=" ".join(words[(i + j) % 11] for j in range(120))) for i in range(have, 20000)], batch_size=2000)
+have = Guide.objects.filter(slug__startswith="bench-").count()
+Guide.objects.bulk_create([Guide(slug=f"bench-{i}", title=f"How to use {words[i % 11]} {i}",
+    kind="article" if i % 2 else "guide", summary="A benchmark guide.", tags=[words[i % 11]],
+    body="\\n\\n".join(f"## Step {j}\\n\\n" + " ".join(words[(i + j + k) % 11] for k in range(60)) for j in range(5)),
+    steps=[{"id": f"step-{j}", "title": f"Step {j}"} for j in range(5)]) for i in range(have, 2000)], batch_size=500)
+print(Entry.objects.count(), Guide.objects.count())
+"""
+
+
+def bench_pages(portal: Portal) -> None:
+    """p50/p95 and requests per second of the knowledge pages and endpoints, 1 and 20 concurrent clients."""
+    print(manage("shell", "-c", SEED).strip(), "entries and guides")
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = opener.open(portal.url + "/accounts/login/").read().decode()
+    csrf = login.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    from urllib.parse import urlencode
+
+    opener.open(
+        urllib.request.Request(
+            portal.url + "/accounts/login/",
+            data=urlencode({"login": "keeper", "password": PASSWORD, "csrfmiddlewaretoken": csrf}).encode(),
+            headers={"Referer": portal.url + "/accounts/login/"},
+        )
+    )
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    targets = {
+        "/": "page",
+        "/catalog/": "page",
+        "/catalog/?kind=tool&tag=gpu": "page",
+        "/guides/": "page",
+        "/search/?q=noteb": "page",
+        "/search/?q=gpu+training": "page",
+        "/resources/": "page",
+        "/api/v1/catalog/": "api",
+        "/api/v1/search/?q=noteb": "api",
+        "/api/v1/resources/": "api",
+    }
+
+    def hit(path):
+        headers = {"Cookie": cookie} if targets[path] == "page" else {"Authorization": f"Token {portal.token}"}
+        started = time.perf_counter()
+        with urllib.request.urlopen(urllib.request.Request(portal.url + path, headers=headers), timeout=30) as r:  # noqa: S310
+            r.read()
+            assert r.status == 200
+        return (time.perf_counter() - started) * 1000
+
+    rows, data = [], {}
+    for path in targets:
+        for clients, requests in ((1, 40), (20, 200)):
+            for _ in range(3):
+                hit(path)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                times = list(pool.map(lambda _: hit(path), range(requests)))
+            elapsed = time.perf_counter() - started
+            row = {
+                "p50_ms": round(statistics.median(times), 1),
+                "p95_ms": round(percentile(times, 95), 1),
+                "rps": round(requests / elapsed, 1),
+            }
+            data[f"{path} x{clients}"] = row
+            rows.append([path, clients, row["p50_ms"], row["p95_ms"], row["rps"]])
+    table(
+        "Pages and API with 20,000 catalog entries and 2,000 guides (gunicorn, 3 workers x 4 threads)",
+        ["path", "clients", "p50 ms", "p95 ms", "req/s"],
+        rows,
+    )
+    save("pages", {"results": data})
+
+
+def _wait_state(portal, resource_id, states, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = portal.call("GET", f"/api/v1/resources/{resource_id}/")
+        if body["state"] in states:
+            return body
+        time.sleep(0.05)
+    raise RuntimeError(f"{resource_id} stuck in {body['state']}")
+
+
+def bench_engine(portal: Portal) -> None:
+    """Database requests: time to ready (median of 10), the engine's own overhead, and 100 requests with 2 workers."""
+    totals, overheads = [], []
+    stamp = int(time.time())
+    for i in range(10):
+        started = time.perf_counter()
+        created = portal.call(
+            "POST",
+            "/api/v1/resources/",
+            {"template": "postgres-database", "team": "demo", "name": f"bench-db-{stamp}-{i}"},
+        )
+        detail = _wait_state(portal, created["id"], {"ready", "failed"})
+        total = time.perf_counter() - started
+        op = detail["operations"][0]
+        from datetime import datetime
+
+        driver_seconds = datetime.fromisoformat(op["finished_at"]) - datetime.fromisoformat(op["started_at"])
+        totals.append(total)
+        overheads.append(total - driver_seconds.total_seconds())
+        portal.call("DELETE", f"/api/v1/resources/{created['id']}/")
+    manage("shell", "-c", "from portal.models import Team; Team.objects.filter(slug='demo').update(max_databases=500)")
+    started = time.perf_counter()
+    ids = [
+        portal.call(
+            "POST", "/api/v1/resources/", {"template": "postgres-database", "team": "demo", "name": f"many-{stamp}-{i}"}
+        )["id"]
+        for i in range(100)
+    ]
+    for resource_id in ids:
+        _wait_state(portal, resource_id, {"ready", "failed"}, timeout=300)
+    hundred = time.perf_counter() - started
+    for resource_id in ids:
+        portal.call("DELETE", f"/api/v1/resources/{resource_id}/")
+    rows = [
+        ["database request to ready, median of 10", f"{statistics.median(totals):.3f} s"],
+        ["  fastest / slowest", f"{min(totals):.3f} / {max(totals):.3f} s"],
+        [
+            "engine overhead per operation (total - driver time), median",
+            f"{statistics.median(overheads) * 1000:.0f} ms",
+        ],
+        ["100 database requests, 2 worker processes, until all ready", f"{hundred:.1f} s"],
+    ]
+    table("Provisioning engine", ["measure", "value"], rows)
+    save("engine", {"ready_seconds": totals, "overhead_seconds": overheads, "hundred_seconds": hundred})
+
+
+def _bare_jupyter_start() -> float:
+    import tempfile
+    import urllib.error
+
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--ServerApp.root_dir={folder}",
+            "--LabApp.news_url=None",
+        ]
+        if os.geteuid() == 0:
+            argv.append("--allow-root")
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, "JUPYTER_TOKEN": "t"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            while True:
+                try:
+                    urllib.request.urlopen(
+                        urllib.request.Request(  # noqa: S310
+                            f"http://127.0.0.1:{port}/api/status", headers={"Authorization": "token t"}
+                        ),
+                        timeout=1,
+                    )
+                    return time.perf_counter() - started
+                except (urllib.error.URLError, OSError):
+                    time.sleep(0.02)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+
+
+def bench_notebooks(portal: Portal) -> None:
+    """Portal request to a notebook answering /api/status (median of 10), next to a bare `jupyter lab` start."""
+    times = []
+    stamp = int(time.time())
+    for i in range(10):
+        started = time.perf_counter()
+        created = portal.call(
+            "POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": f"nb-{stamp}-{i}"}
+        )
+        _wait_state(portal, created["id"], {"ready", "failed"})
+        url = portal.call("GET", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["url_with_token"]
+        base, token = url.split("/lab?token=")
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{base}/api/status",  # noqa: S310
+                headers={"Authorization": f"token {token}"},
+            ),
+            timeout=5,
+        )
+        times.append(time.perf_counter() - started)
+        portal.call("DELETE", f"/api/v1/resources/{created['id']}/")
+        _wait_state(portal, created["id"], {"deleted"})
+    bare = [_bare_jupyter_start() for _ in range(5)]
+    rows = [
+        ["portal request to notebook answering, median of 10", f"{statistics.median(times):.2f} s"],
+        ["bare `jupyter lab` start to /api/status, median of 5", f"{statistics.median(bare):.2f} s"],
+        ["ratio portal / bare", f"{statistics.median(times) / statistics.median(bare):.2f}"],
+    ]
+    table("Time to a notebook", ["measure", "value"], rows)
+    save("notebooks", {"portal_seconds": times, "bare_seconds": bare})
+
+
+def main(argv):
+    which = argv[1:] or ["pages", "engine", "notebooks"]
+    with Portal() as portal:
+        for name in which:
+            {"pages": bench_pages, "engine": bench_engine, "notebooks": bench_notebooks}[name](portal)
+    print(f"\nJSON results in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
