@@ -271,6 +271,16 @@ NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default
 # How often running jobs and notebooks are checked (seconds).
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=5)
 
+# Terraform
+# Where Terraform keeps state (the pg backend, one workspace per resource); the role must own that database.
+TERRAFORM_STATE_URL = env.str("TERRAFORM_STATE_URL", default="") or DATABASE_URL
+TERRAFORM_STATE_SCHEMA = env.str("TERRAFORM_STATE_SCHEMA", default="terraform_state")
+# A Terraform CLI configuration file (provider mirror, plugin cache for air-gapped sites); default: ours, empty.
+TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")
+# Folders Keepers may point Terraform templates at, besides provisioning/terraform/modules/.
+TERRAFORM_MODULE_PATHS = env.list("TERRAFORM_MODULE_PATHS", default=[])
+DRIFT_CHECK_INTERVAL_SECONDS = env.int("DRIFT_CHECK_INTERVAL_SECONDS", default=3600)
+
 # Static files
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

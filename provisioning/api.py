@@ -156,6 +156,7 @@ def _action_view(action: str, doc: str, with_reason: bool = False):
         "start": services.resource_start,
         "retry": services.resource_retry,
         "cancel": services.resource_cancel,
+        "reapply": services.resource_reapply,
         "approve": services.resource_approve,
         "reject": services.resource_reject,
     }[action]
@@ -186,6 +187,7 @@ resource_stop = _action_view("stop", "Stop the resource, keeping its data (noteb
 resource_start = _action_view("start", "Start a stopped resource again.")
 resource_retry = _action_view("retry", "Run the action that failed again.")
 resource_cancel = _action_view("cancel", "End a running or queued job; its log and folder are kept.")
+resource_reapply = _action_view("reapply", "Apply the template again (Terraform), e.g. to undo drift.")
 resource_approve = _action_view("approve", "Keepers: approve a request that waits for approval.", with_reason=True)
 resource_reject = _action_view(
     "reject", "Keepers: reject a request, with a reason the requester sees.", with_reason=True

@@ -37,7 +37,7 @@ def field_for(name: str, spec: dict, required: bool) -> forms.Field:
     if "enum" in spec:
         labels = spec.get("x-labels") or {}
         choices = [(str(v), labels.get(str(v), str(v))) for v in spec["enum"]]
-        if not required:
+        if not required and "default" not in spec:
             choices = [("", "—")] + choices
         return forms.ChoiceField(choices=choices, **common)
     if kind == "boolean":
@@ -83,7 +83,7 @@ def _convert(spec: dict, raw):
         except ValueError:
             return str(raw)
     if kind == "boolean":
-        return bool(raw)
+        return str(raw).strip().lower() in ("1", "true", "yes", "on") if isinstance(raw, str) else bool(raw)
     if kind == "array":
         return [line.strip() for line in str(raw).splitlines() if line.strip()]
     if kind == "object":
@@ -94,7 +94,13 @@ def _convert(spec: dict, raw):
             key, sep, value = line.partition("=")
             if not sep:
                 return f"line '{line.strip()}' has no '='"
-            result[key.strip()] = value.strip()
+            key = key.strip()
+            field_spec = (spec.get("properties") or {}).get(key) or spec.get("additionalProperties") or {}
+            result[key] = (
+                _convert(field_spec, value.strip())
+                if isinstance(field_spec, dict) and field_spec.get("type") in ("integer", "number", "boolean")
+                else value.strip()
+            )
         return result
     return raw
 

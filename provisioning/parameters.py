@@ -36,6 +36,8 @@ def _plain(error, schema: dict) -> tuple[str, str]:
         known = ", ".join(sorted(schema.get("properties", {}))) or "none"
         return (extra[0] if extra else ""), f"Unknown parameter {', '.join(extra)}; this template takes: {known}."
     label = _label(schema, field)
+    if error.schema.get("x-error-message") and validator != "type":
+        return field, error.schema["x-error-message"]  # the module's own words (Terraform validation blocks)
     messages = {
         "minimum": lambda: f"{label} must be at least {limit}; you gave {value}.",
         "maximum": lambda: f"{label} must be at most {limit}; you gave {value}.",

@@ -107,6 +107,8 @@ def allowed_actions(resource, user) -> set[str]:
         actions.add("cancel")
     if resource.state == State.FAILED and not (driver and driver.can_stop):
         actions.add("retry")
+    if driver and driver.can_reapply and resource.state == State.READY:
+        actions.add("reapply")
     if resource.state != State.DELETING:
         actions.add("delete")
     if resource.has_secrets and resource.state not in (State.DELETING,):
@@ -167,7 +169,14 @@ def resource_request(
                 team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED)
             ):
                 raise PortalError(excess, code="over_quota")
-            resource = Resource.objects.create(
+            # Values of write-only (sensitive) parameters are secrets: encrypted, never kept in `parameters`.
+            hidden = {
+                key
+                for key, spec in (template.parameters_schema or {}).get("properties", {}).items()
+                if spec.get("writeOnly")
+            }
+            inputs = {f"var:{key}": clean.pop(key) for key in list(clean) if key in hidden}
+            resource = Resource(
                 team=team,
                 owner=owner,
                 template=template,
@@ -183,6 +192,8 @@ def resource_request(
                 else "Waiting for a worker to start.",
                 expires_at=_expiry(clean),
             )
+            resource.secrets = inputs
+            resource.save()
             _event(resource, f"Requested by {owner.get_username()} from the template '{template.name}'.")
             if needs_approval:
                 _event(resource, "This request needs a Keeper's approval; you will see the decision here.")
@@ -193,7 +204,7 @@ def resource_request(
                 action="resource.request",
                 target=resource,
                 request=request,
-                data={"template": template.slug, "parameters": clean},
+                data={"template": template.slug, "parameters": clean, "secret_inputs": sorted(inputs)},
             )
     except IntegrityError:
         if idempotency_key:
@@ -317,6 +328,38 @@ def resource_open_url(*, resource, user, request=None) -> str:
         raise PortalError("This notebook is not running; start it first.", code="not_running", status_code=409)
     audit_record(actor=user, action="resource.open", target=resource, request=request)
     return url
+
+
+def resource_reapply(*, resource, user, request=None) -> Resource:
+    """Apply the template again, bringing drifted infrastructure back to what it should be."""
+    return _simple_action(resource, user, "reapply", Action.APPLY, State.PROVISIONING, "Applying again...", request)
+
+
+def drift_check() -> dict:
+    """Compare each ready resource that supports it with its real infrastructure; record drift as a warning."""
+    report = {"checked": 0, "drifted": 0}
+    for resource in Resource.objects.filter(state=State.READY).select_related("team", "template"):
+        try:
+            driver = get_driver(resource.driver, resource.kind)
+        except DriverError:
+            continue
+        if not driver.can_reapply:
+            continue
+        report["checked"] += 1
+        try:
+            drifted, summary = driver.drift(resource)
+        except DriverError as exc:
+            logger.warning("drift check of %s failed: %s", resource.pk, exc.message)
+            continue
+        warning = (
+            f"Drift: the real infrastructure no longer matches ({summary}). Re-apply to put it back." if drifted else ""
+        )
+        if warning != resource.warning:
+            Resource.objects.filter(pk=resource.pk).update(warning=warning)
+            if drifted:
+                _event(resource, warning, level=Event.Level.WARNING)
+        report["drifted"] += int(drifted)
+    return report
 
 
 def resource_retry(*, resource, user, request=None) -> Resource:

@@ -32,3 +32,8 @@ def reconcile() -> dict:
 @shared_task(name="provisioning.poll_running", soft_time_limit=60, time_limit=90, expires=30)
 def poll_running() -> int:
     return services.poll_running()
+
+
+@shared_task(name="provisioning.drift_check", soft_time_limit=1800, time_limit=1900, expires=600)
+def drift_check() -> dict:
+    return services.drift_check()

@@ -167,6 +167,7 @@ def resource_live(request, resource_id):
 ACTIONS = {
     "stop": (services.resource_stop, "Stopping '{name}'. Your files are kept."),
     "cancel": (services.resource_cancel, "Cancelling '{name}'."),
+    "reapply": (services.resource_reapply, "Applying '{name}' again."),
     "start": (services.resource_start, "Starting '{name}' again."),
     "retry": (services.resource_retry, "Trying '{name}' again."),
     "delete": (services.resource_delete, "Deleting '{name}'."),

@@ -291,3 +291,13 @@ def signed_in(client):
 
 
 __all__ = ["PASSWORD"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_lists():
+    """Lists cached for minutes in Redis (tags, owners) must not leak from one test into the next. Not cache.clear():
+    that would also empty Celery's queue, which lives in the same Redis database."""
+    yield
+    from django.core.cache import cache
+
+    cache.delete_many(["catalog:popular-tags:25", "catalog:owner-teams", "guides:tag-cloud:30"])

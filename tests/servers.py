@@ -20,6 +20,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ.setdefault("OPERATION_HEARTBEAT_TIMEOUT_SECONDS", "4")
     # Two GPU slots declared by setting (this machine has no GPU); jobs get CUDA_VISIBLE_DEVICES=0,1 all the same.
     os.environ.setdefault("PORTAL_GPUS", "2")
+    # Test-only Terraform modules (terraform_data, no provider download), for this process and the worker.
+    os.environ.setdefault("TERRAFORM_MODULE_PATHS", str(BASE_DIR / "tests" / "fixtures" / "terraform"))
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         from portal import embedded
 

@@ -1,6 +1,6 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
-from provisioning.drivers import bucket, local_job, local_notebook, postgres  # noqa: F401
+from provisioning.drivers import bucket, local_job, local_notebook, postgres, terraform  # noqa: F401
 from provisioning.drivers.base import (
     Driver,
     DriverError,

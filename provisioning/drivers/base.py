@@ -60,6 +60,8 @@ class Driver:
     can_stop: bool = False
     # Whether a running resource can be cancelled (jobs): the `stop` operation ends it for good.
     can_cancel: bool = False
+    # Whether the real thing can drift from what was made and be applied again (Terraform).
+    can_reapply: bool = False
     # Whether the resource runs to an end by itself (a training job) rather than staying ready.
     runs_to_completion: bool = False
 
@@ -90,6 +92,10 @@ class Driver:
     def destroy(self, resource, log: Log) -> None:
         """Remove the real thing; idempotent: succeeds when it is already gone."""
         raise NotImplementedError
+
+    def drift(self, resource) -> tuple[bool, str]:
+        """Whether the real thing differs from what was applied, with a short summary (can_reapply drivers)."""
+        return False, ""
 
     def logs(self, resource, tail: int = 200) -> str:
         """What the user's program printed (kinds that run programs)."""

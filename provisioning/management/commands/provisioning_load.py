@@ -6,6 +6,8 @@ import yaml
 from django.core.management import BaseCommand
 
 from catalog.models import Template
+from provisioning.terraform.engine import module_path
+from provisioning.terraform.schema import module_schema
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "default_templates.yaml"
 
@@ -16,7 +18,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         created = updated = 0
         for item in yaml.safe_load(DEFAULTS.read_text()):
-            fields = {k: v for k, v in item.items() if k != "slug"}
+            fields = {k: v for k, v in item.items() if k not in ("slug", "from_module")}
+            if item.get("from_module"):  # the form comes from the module's variables
+                module = module_path(item["from_module"])
+                fields["parameters_schema"] = module_schema(module)
+                fields["config"] = {**fields.get("config", {}), "module": item["from_module"]}
             template = Template.objects.filter(slug=item["slug"]).first()
             if template is None:
                 Template.objects.create(slug=item["slug"], **fields)
