@@ -8,6 +8,7 @@ from guides import api as guides_api
 from guides import views as guides_views
 from portal import api, health, views
 from provisioning import api as provisioning_api
+from provisioning import views as provisioning_views
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
@@ -47,6 +48,7 @@ urlpatterns = [
     path("articles/", guides_views.article_list, name="articles"),
     path("search/", views.search_page, name="search"),
     path("keepers/", views.keepers, name="keepers"),
+    path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),

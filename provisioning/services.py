@@ -362,6 +362,31 @@ def drift_check() -> dict:
     return report
 
 
+def resource_preview(*, template_id: int, team_id: int, name: str, parameters: dict) -> str:
+    """What a request with these parameters would make, without making anything."""
+    import uuid
+
+    template = Template.objects.get(pk=template_id)
+    clean, errors = parameters_validate(template.parameters_schema, parameters)
+    if errors:
+        return "Fix the form first: " + "; ".join(errors.values())
+    resource = Resource(
+        id=uuid.uuid4(),
+        team=Team.objects.get(pk=team_id),
+        template=template,
+        kind=template.resource_kind,
+        driver=template.driver,
+        name=name,
+        parameters={**(template.defaults or {}), **clean},
+    )
+    hidden = {k for k, spec in template.parameters_schema.get("properties", {}).items() if spec.get("writeOnly")}
+    resource.secrets = {f"var:{k}": resource.parameters.pop(k) for k in list(resource.parameters) if k in hidden}
+    try:
+        return get_driver(template.driver, template.resource_kind).preview(resource) or "Nothing to show."
+    except DriverError as exc:
+        return f"The preview failed: {exc.message}"
+
+
 def resource_retry(*, resource, user, request=None) -> Resource:
     """Run the action that failed again (create, start, stop or delete)."""
     last = resource.operations.order_by("-created_at", "-id").first()

@@ -37,3 +37,12 @@ def poll_running() -> int:
 @shared_task(name="provisioning.drift_check", soft_time_limit=1800, time_limit=1900, expires=600)
 def drift_check() -> dict:
     return services.drift_check()
+
+
+@shared_task(name="provisioning.preview", soft_time_limit=300, time_limit=330)
+def preview(template_id: int, team_id: int, user_id: int, name: str, parameters: dict) -> dict:
+    """What a request would make, for the form's Preview button (Terraform: a plan)."""
+    return {
+        "user": user_id,
+        "text": services.resource_preview(template_id=template_id, team_id=team_id, name=name, parameters=parameters),
+    }

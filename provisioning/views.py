@@ -222,3 +222,88 @@ def resource_reveal(request, resource_id):
     response = render(request, "provisioning/_secrets.html", {"secrets": secrets, "resource": resource})
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+def resource_preview(request, slug):
+    """The form's Preview button: Terraform plans run on a worker (slow); the others answer at once."""
+    try:
+        template = selectors.template_get(slug=slug)
+    except NotFound:
+        raise Http404("No such template") from None
+    team = current_team(request)
+    form = ResourceForm(
+        request.POST, schema=template.parameters_schema, visible=template.config.get("visible_parameters")
+    )
+    if team is None or not form.is_valid():
+        return render(request, "provisioning/_preview.html", {"text": "Fill in the form first (a name, too)."})
+    if template.driver != "terraform":
+        from provisioning.services import resource_preview as preview_now
+
+        text = preview_now(
+            template_id=template.id, team_id=team.id, name=form.cleaned_data["name"], parameters=form.parameters()
+        )
+        return render(request, "provisioning/_preview.html", {"text": text})
+    from provisioning.tasks import preview
+
+    task = preview.delay(template.id, team.id, request.user.id, form.cleaned_data["name"], form.parameters())
+    return render(request, "provisioning/_preview.html", {"task_id": task.id})
+
+
+def resource_preview_result(request, task_id):
+    from celery.result import AsyncResult
+
+    result = AsyncResult(str(task_id))
+    if not result.ready():
+        return render(request, "provisioning/_preview.html", {"task_id": task_id})
+    value = result.result if result.successful() else {"user": request.user.id, "text": "The preview failed."}
+    if not isinstance(value, dict) or value.get("user") != request.user.id:
+        raise Http404
+    return render(request, "provisioning/_preview.html", {"text": value["text"]})
+
+
+def keeper_modules(request):
+    """Keepers: make a self-service template from a Terraform module."""
+    import json
+
+    from django.core.exceptions import PermissionDenied
+
+    from catalog.models import ResourceKind
+    from portal.permissions import is_keeper
+    from provisioning.terraform.engine import TerraformError
+    from provisioning.terraform.schema import module_schema
+    from provisioning.terraform.templates import available_modules, template_from_module
+
+    if not is_keeper(request.user):
+        raise PermissionDenied
+    modules = []
+    for path in available_modules():
+        try:
+            fields = list(module_schema(path)["properties"])
+        except (ValueError, OSError) as exc:
+            fields = [f"cannot be read: {exc}"]
+        modules.append({"name": path.name, "fields": fields})
+    error = ""
+    if request.method == "POST":
+        try:
+            fixed = json.loads(request.POST.get("fixed") or "{}")
+            if not isinstance(fixed, dict):
+                raise ValueError("fixed values must be a JSON object")
+            template = template_from_module(
+                path=request.POST.get("module", ""),
+                slug=request.POST.get("slug", ""),
+                name=request.POST.get("name", ""),
+                kind=request.POST.get("kind", "terraform"),
+                fixed=fixed,
+                user=request.user,
+            )
+        except (TerraformError, ValueError) as exc:
+            error = getattr(exc, "message", str(exc))
+        else:
+            messages.success(request, f"The template '{template.name}' is ready; this is its form.")
+            return redirect("provisioning:new", slug=template.slug)
+    return render(
+        request,
+        "provisioning/keeper_modules.html",
+        {"modules": modules, "kinds": ResourceKind.choices, "error": error, "post": request.POST},
+    )

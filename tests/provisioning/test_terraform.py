@@ -293,3 +293,53 @@ def test_preview_command_shows_the_plan(templates, capsys):
     out = capsys.readouterr().out
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in out
     assert Template.objects.filter(slug="terraform-example").exists()
+
+
+def test_keepers_make_a_template_from_a_module_in_the_portal(signed_in, keeper, alice):
+    client = signed_in(keeper)
+    page = client.get("/keepers/modules/").content.decode()
+    assert "aws-s3-bucket" in page and "bucket_name" in page
+    response = client.post(
+        "/keepers/modules/",
+        {
+            "module": "aws-s3-bucket",
+            "slug": "cloud-bucket",
+            "name": "Cloud bucket",
+            "kind": "bucket",
+            "fixed": '{"region": "eu-west-1", "team": "demo"}',
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/resources/new/cloud-bucket/"
+    template = Template.objects.get(slug="cloud-bucket")
+    assert template.driver == "terraform" and "region" not in template.parameters_schema["properties"]
+    form = client.get("/resources/new/cloud-bucket/").content.decode()
+    assert "Bucket name" in form and "Cold after days" in form
+    bad = client.post("/keepers/modules/", {"module": "../../etc", "slug": "x-y"}).content.decode()
+    assert "outside the allowed module folders" in bad or "no .tf files" in bad
+    assert signed_in(alice).get("/keepers/modules/").status_code == 403
+
+
+def test_preview_button_for_a_plain_template(templates, signed_in, alice):
+    page = (
+        signed_in(alice)
+        .post("/resources/new/postgres-database/preview/", {"name": "peek", "storage_gb": "1", "connection_limit": "5"})
+        .content.decode()
+    )
+    assert "A PostgreSQL database and a login role named team_a_peek_" in page
+
+
+@pytest.mark.worker
+def test_preview_button_for_a_terraform_template_runs_a_plan_on_a_worker(live_worker, templates, signed_in, alice):
+    import re
+
+    client = signed_in(alice)
+    page = client.post(
+        "/resources/new/terraform-example/preview/", {"name": "peek", "label": "peek", "replicas": "2"}
+    ).content.decode()
+    task = re.search(r"/resources/preview/([0-9a-f-]+)/", page).group(1)
+    deadline = time.monotonic() + 60
+    while "What would be made" not in page:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+        page = client.get(f"/resources/preview/{task}/").content.decode()
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in page
