@@ -13,6 +13,7 @@ import shlex
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 MANAGED_BY = "research-portal"
 NOTEBOOK_PORT = 8888
+SHM_PATH = "/dev/shm"  # noqa: S108 (a mount path inside the container: shared memory for data loaders)
 
 
 class ManifestError(ValueError):
@@ -107,7 +108,7 @@ def notebook_manifests(resource, profile: dict, *, ingress_host: str = "", ingre
         "ports": [{"name": "http", "containerPort": NOTEBOOK_PORT}],
         "env": [{"name": "JUPYTER_TOKEN", "valueFrom": {"secretKeyRef": {"name": name, "key": "token"}}}],
         "resources": _resources(profile),
-        "volumeMounts": [{"name": "work", "mountPath": "/home/jovyan/work"}, {"name": "dshm", "mountPath": "/dev/shm"}],
+        "volumeMounts": [{"name": "work", "mountPath": "/home/jovyan/work"}, {"name": "dshm", "mountPath": SHM_PATH}],
         "readinessProbe": {"tcpSocket": {"port": NOTEBOOK_PORT}, "periodSeconds": 5},
         "securityContext": SECURITY_CONTEXT,
     }
@@ -203,7 +204,7 @@ def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int =
         "env": env,
         "resources": _resources(profile),
         "workingDir": "/workspace",
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, {"name": "workspace", "mountPath": "/workspace"}],
+        "volumeMounts": [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "workspace", "mountPath": "/workspace"}],
         "securityContext": SECURITY_CONTEXT,
     }
     return {
