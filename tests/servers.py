@@ -26,12 +26,15 @@ def pytest_load_initial_conftests(early_config, parser, args):
         from portal import embedded
 
         root = Path(os.environ.get("PORTAL_TEST_DATA_DIR") or BASE_DIR / "var" / "test").resolve()
-        # Files left by an earlier run (notebook folders, terraform workspaces) must not leak into this one.
-        for child in ("resources", "buckets", "terraform"):
-            shutil.rmtree(root / child, ignore_errors=True)
         os.environ["PORTAL_DATA_DIR"] = str(root)
+        state = embedded.read_state(root)
+        already = bool(state) and bool(embedded.EmbeddedPostgres(root, state).running_pid())
+        if not already:  # files left by an earlier run (notebook folders, workspaces) must not leak into this one
+            for child in ("resources", "buckets", "terraform"):
+                shutil.rmtree(root / child, ignore_errors=True)
         embedded.start(root)
-        _started["root"] = root
+        if not already:  # a second pytest run beside a first must not stop the first one's servers
+            _started["root"] = root
     return (yield)
 
 

