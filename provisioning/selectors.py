@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 from catalog.models import Template
 from portal.errors import NotFound
 from portal.permissions import scope_to_teams
@@ -27,14 +29,8 @@ def resource_get(*, user, resource_id) -> Resource:
         return scope_to_teams(Resource.objects.select_related("team", "owner", "template", "approved_by"), user).get(
             pk=resource_id
         )
-    except (Resource.DoesNotExist, ValueError, TypeError):
+    except (Resource.DoesNotExist, ValueError, TypeError, ValidationError):  # unknown, or not a UUID
         raise NotFound("No such resource in your teams.") from None
-    except Exception as exc:  # a malformed UUID
-        from django.core.exceptions import ValidationError
-
-        if isinstance(exc, ValidationError):
-            raise NotFound("No such resource in your teams.") from None
-        raise
 
 
 def resource_timeline(resource, limit: int = 50):
