@@ -13,6 +13,14 @@ from tests.factories import PASSWORD, MembershipFactory, TeamFactory, UserFactor
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Real password hashing costs ~0.25 s a user; tests make many users. (`make run` keeps PBKDF2.)"""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def team_a(db):
     return TeamFactory(slug="team-a", name="Team A")

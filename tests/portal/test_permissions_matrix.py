@@ -1,0 +1,207 @@
+"""Who may read and who may change, for every page and endpoint, as five kinds of people.
+
+Every URL of the portal (but Django's admin and allauth's pages) must have a row here: a new URL without one fails
+`test_every_url_has_a_row`. Columns: anonymous, scientist of team A (owns the resource), team admin of team A,
+scientist of team B, Keeper. Outcomes:
+  L  must sign in first (302 to the sign-in page, or 401)       O  allowed (2xx, or a redirect elsewhere)
+  H  hidden: 404, nothing says it exists                        D  refused (400, 403 or 404)
+  S  allowed to ask, but not in this state (409)
+  C / U  for form posts answered with a redirect either way: the database changed / did not change
+  P  public status page: 200 or 503, whoever asks
+"""
+
+import uuid
+
+import pytest
+from django.urls import get_resolver
+from django.urls.resolvers import URLResolver
+
+from catalog.models import Entry
+from guides.models import Guide, Progress
+from provisioning.models import Resource, State
+from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
+
+pytestmark = pytest.mark.django_db
+ROLES = ["anonymous", "scientist_a", "admin_a", "scientist_b", "keeper"]
+GUIDE_STEPS = [{"id": "first", "title": "First"}, {"id": "second", "title": "Second"}]
+
+
+def _resource_state(objs):
+    return Resource.objects.get(pk=objs["resource"].pk).state
+
+
+# route: [(method, expected per role, body or None, effect check or None), ...]
+MATRIX = {
+    "": [("get", "LOOOO", None, None)],
+    "teams/switch/": [("post", "LOOOO", {"team": "team-a"}, None)],
+    "resources/": [("get", "LOOOO", None, None)],
+    "resources/new/": [("get", "LOOOO", None, None)],
+    "resources/new/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "resources/new/<slug:slug>/preview/": [("post", "LOOOO", {"name": "peek", "storage_gb": "1"}, None)],
+    "resources/preview/<uuid:task_id>/": [("get", "LOOOO", None, None)],
+    "resources/<uuid:resource_id>/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/live/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/reveal/": [("post", "LOOHO", {}, None)],
+    "resources/<uuid:resource_id>/open/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/<str:action>/": [
+        ("post", "LCCHC", {}, lambda objs: _resource_state(objs) == State.DELETING)
+    ],
+    "catalog/": [("get", "LOOOO", None, None)],
+    "catalog/new/": [("get", "LHHHO", None, None)],
+    "catalog/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "catalog/<slug:slug>/edit/": [("get", "LHHHO", None, None)],
+    "catalog/<slug:slug>/delete/": [("post", "LUUUC", {}, lambda objs: not Entry.objects.filter(slug="tool").exists())],
+    "guides/": [("get", "LOOOO", None, None)],
+    "guides/new/": [("get", "LHHHO", None, None)],
+    "guides/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "guides/<slug:slug>/edit/": [("get", "LHHHO", None, None)],
+    "guides/<slug:slug>/reviewed/": [
+        ("post", "LUUUC", {}, lambda objs: Guide.objects.get(slug="howto").reviewed_at != objs["guide_reviewed"])
+    ],
+    "guides/<slug:slug>/steps/<slug:step_id>/": [
+        ("post", "LCCCC", {"done": "1"}, lambda objs: Progress.objects.filter(steps_done__contains=["first"]).exists())
+    ],
+    "articles/": [("get", "LOOOO", None, None)],
+    "search/": [("get", "LOOOO", None, None)],
+    "keepers/": [("get", "LDDDO", None, None)],
+    "keepers/modules/": [("get", "LDDDO", None, None)],
+    "healthz": [("get", "OOOOO", None, None)],
+    "readyz": [("get", "PPPPP", None, None)],
+    "api/v1/auth/token/": [("post", "OOOOO", {"username": "alice", "password": "a-Long-test-passw0rd"}, None)],
+    "api/v1/me/": [("get", "LOOOO", None, None)],
+    "api/v1/teams/": [("get", "LOOOO", None, None)],
+    "api/v1/search/": [("get", "LOOOO", None, None)],
+    "api/v1/catalog/": [("get", "LOOOO", None, None), ("post", "LDDDO", {"name": "New thing"}, None)],
+    "api/v1/catalog/<slug:slug>/": [
+        ("get", "LOOOO", None, None),
+        ("patch", "LDDDO", {"summary": "x"}, None),
+        ("delete", "LDDDO", None, None),
+    ],
+    "api/v1/guides/": [("get", "LOOOO", None, None)],
+    "api/v1/guides/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "api/v1/guides/<slug:slug>/progress/": [("post", "LOOOO", {"step": "first"}, None)],
+    "api/v1/templates/": [("get", "LOOOO", None, None)],
+    "api/v1/templates/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "api/v1/resources/": [
+        ("get", "LOOOO", None, None),
+        ("post", "LOODO", {"template": "bucket", "name": "new-one", "team": "team-a"}, None),
+    ],
+    "api/v1/resources/<uuid:resource_id>/": [("get", "LOOHO", None, None), ("delete", "LOOHO", None, None)],
+    "api/v1/resources/<uuid:resource_id>/stop/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/start/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/retry/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/cancel/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/reapply/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/approve/": [("post", "LDDHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/reject/": [("post", "LDDHS", {"reason": "no"}, None)],
+    "api/v1/resources/<uuid:resource_id>/credentials/": [("get", "LOOHO", None, None)],
+    "api/v1/resources/<uuid:resource_id>/logs/": [("get", "LOOHO", None, None)],
+    "api/schema/": [("get", "OOOOO", None, None)],
+    "api/docs/": [("get", "OOOOO", None, None)],
+}
+
+
+def _routes(patterns=None, prefix=""):
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin" or "allauth" in str(pattern.urlconf_name):
+                continue  # Django's and allauth's own pages, with their own tests
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern)
+
+
+def test_every_url_has_a_row():
+    missing = sorted(set(_routes()) - set(MATRIX))
+    assert not missing, f"add these URLs to the permissions matrix: {missing}"
+    assert not sorted(set(MATRIX) - set(_routes())), "the matrix names URLs that no longer exist"
+
+
+@pytest.fixture
+def world(templates, team_a, team_b):
+    from datetime import date, timedelta
+
+    alice = MembershipFactory(user=UserFactory(username="alice"), team=team_a).user
+    anna = MembershipFactory(user=UserFactory(username="anna"), team=team_a, role="admin").user
+    bob = MembershipFactory(user=UserFactory(username="bob"), team=team_b).user
+    keeper = make_keeper()
+    resource = make_resource(
+        templates["bucket"],
+        team_a,
+        alice,
+        "data",
+        state=State.READY,
+        outputs={"bucket": "b"},
+        driver_state={"mode": "folder", "path": "/nonexistent"},
+    )
+    resource.secrets = {"access_key_id": "AK", "secret_access_key": "SK"}
+    resource.save()
+    Entry.objects.create(slug="tool", name="A tool")
+    reviewed = date.today() - timedelta(days=3)
+    Guide.objects.create(
+        slug="howto", title="How to", body="## First\n\nx\n\n## Second\n\ny", steps=GUIDE_STEPS, reviewed_at=reviewed
+    )
+    return {
+        "users": {"scientist_a": alice, "admin_a": anna, "scientist_b": bob, "keeper": keeper},
+        "resource": resource,
+        "guide_reviewed": reviewed,
+    }
+
+
+def _url(route, objs):
+    values = {
+        "<slug:slug>": {
+            "resources/new/": "bucket",
+            "catalog/": "tool",
+            "guides/": "howto",
+            "api/v1/catalog/": "tool",
+            "api/v1/guides/": "howto",
+            "api/v1/templates/": "bucket",
+        },
+        "<uuid:resource_id>": str(objs["resource"].pk),
+        "<uuid:task_id>": str(uuid.uuid4()),
+        "<str:action>": "delete",
+        "<slug:step_id>": "first",
+    }
+    url = "/" + route + ("?q=tool" if "search/" in route else "")
+    for key, value in values.items():
+        if key in url:
+            if isinstance(value, dict):
+                value = next(v for prefix, v in value.items() if route.startswith(prefix))
+            url = url.replace(key, value)
+    return url
+
+
+CASES = [(route, index, role) for route, rows in MATRIX.items() for index in range(len(rows)) for role in ROLES]
+
+
+@pytest.mark.parametrize("route, index, role", CASES, ids=[f"{r or '/'}-{i}-{role}" for r, i, role in CASES])
+def test_matrix(route, index, role, world, client, settings):
+    from rest_framework.test import APIClient
+
+    method, expected, body, effect = MATRIX[route][index]
+    outcome = expected[ROLES.index(role)]
+    api = route.startswith("api/")
+    browser = APIClient() if api else client
+    if role != "anonymous":
+        browser.force_login(world["users"][role])
+    url = _url(route, world)
+    kwargs = {"format": "json"} if api and body is not None else {}
+    response = getattr(browser, method)(url, body, **kwargs) if body is not None else getattr(browser, method)(url)
+    status = response.status_code
+    assert status < 500 or outcome == "P", f"{method.upper()} {url} as {role}: {status}"
+    location = response.get("Location", "")
+    if outcome == "L":
+        assert status == 401 or (status == 302 and location.startswith("/accounts/login/")), (status, location)
+    elif outcome == "O":
+        assert status < 400 and not location.startswith("/accounts/login/"), (status, response.content[:300])
+    elif outcome == "H":
+        assert status == 404, status
+    elif outcome == "D":
+        assert status in (400, 403, 404), status
+    elif outcome == "P":
+        assert status in (200, 503), status
+    elif outcome == "S":
+        assert status == 409, (status, response.content[:300])
+    elif outcome in "CU":
+        assert effect(world) is (outcome == "C"), f"{method.upper()} {url} as {role}: status {status}"
