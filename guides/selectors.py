@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.core.cache import cache
-from django.db.models import F
+from django.db.models import DateField, ExpressionWrapper, F
 
 from guides.models import Guide, Progress
 from guides.services import split_sections
@@ -63,13 +63,16 @@ def journey(*, user) -> list[dict]:
 
 
 def stale_guides():
-    """Guides past their review date, oldest first."""
-    today = date.today()
-    return [
-        g
-        for g in Guide.objects.filter(published=True).select_related("owner_team").defer("body").order_by("reviewed_at")
-        if g.reviewed_at + timedelta(days=g.review_every_days) < today
-    ]
+    """Guides past their review date, oldest first (compared in the database, not in Python)."""
+    due = ExpressionWrapper(F("reviewed_at") + timedelta(days=1) * F("review_every_days"), output_field=DateField())
+    return list(
+        Guide.objects.filter(published=True)
+        .annotate(due=due)
+        .filter(due__lt=date.today())
+        .select_related("owner_team")
+        .defer("body")
+        .order_by("reviewed_at")
+    )
 
 
 def recently_updated(limit: int = 5):

@@ -90,7 +90,3 @@ def render_markdown(text: str) -> Rendered:
         link_rel="noopener noreferrer",
     )
     return Rendered(html=clean, toc=getattr(renderer, "toc_tokens", []))
-
-
-def render_inline(text: str) -> str:
-    return render_markdown(text).html

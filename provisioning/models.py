@@ -53,7 +53,6 @@ ACTIVE_STATES = {
     State.FAILED,
     State.STOPPED,
 }
-GONE_STATES = {State.DELETED, State.REJECTED}
 
 
 class ResourceQuerySet(models.QuerySet):

@@ -169,13 +169,7 @@ def resource_request(
                 team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED)
             ):
                 raise PortalError(excess, code="over_quota")
-            # Values of write-only (sensitive) parameters are secrets: encrypted, never kept in `parameters`.
-            hidden = {
-                key
-                for key, spec in (template.parameters_schema or {}).get("properties", {}).items()
-                if spec.get("writeOnly")
-            }
-            inputs = {f"var:{key}": clean.pop(key) for key in list(clean) if key in hidden}
+            inputs = _secret_inputs(template, clean)
             resource = Resource(
                 team=team,
                 owner=owner,
@@ -217,6 +211,14 @@ def resource_request(
             fields={"name": f"'{name}' is taken in your team."},
         ) from None
     return resource
+
+
+def _secret_inputs(template, parameters: dict) -> dict:
+    """Take the values of write-only (sensitive) parameters out of `parameters`, as secrets named var:<name>."""
+    hidden = {
+        key for key, spec in (template.parameters_schema or {}).get("properties", {}).items() if spec.get("writeOnly")
+    }
+    return {f"var:{key}": parameters.pop(key) for key in list(parameters) if key in hidden}
 
 
 def _expiry(parameters):
@@ -362,25 +364,23 @@ def drift_check() -> dict:
     return report
 
 
-def resource_preview(*, template_id: int, team_id: int, name: str, parameters: dict) -> str:
+def resource_preview(*, template: Template, team: Team, name: str, parameters: dict) -> str:
     """What a request with these parameters would make, without making anything."""
     import uuid
 
-    template = Template.objects.get(pk=template_id)
     clean, errors = parameters_validate(template.parameters_schema, parameters)
     if errors:
         return "Fix the form first: " + "; ".join(errors.values())
     resource = Resource(
         id=uuid.uuid4(),
-        team=Team.objects.get(pk=team_id),
+        team=team,
         template=template,
         kind=template.resource_kind,
         driver=template.driver,
         name=name,
         parameters={**(template.defaults or {}), **clean},
     )
-    hidden = {k for k, spec in template.parameters_schema.get("properties", {}).items() if spec.get("writeOnly")}
-    resource.secrets = {f"var:{k}": resource.parameters.pop(k) for k in list(resource.parameters) if k in hidden}
+    resource.secrets = _secret_inputs(template, resource.parameters)
     try:
         return get_driver(template.driver, template.resource_kind).preview(resource) or "Nothing to show."
     except DriverError as exc:

@@ -42,7 +42,13 @@ def drift_check() -> dict:
 @shared_task(name="provisioning.preview", soft_time_limit=300, time_limit=330)
 def preview(template_id: int, team_id: int, user_id: int, name: str, parameters: dict) -> dict:
     """What a request would make, for the form's Preview button (Terraform: a plan)."""
-    return {
-        "user": user_id,
-        "text": services.resource_preview(template_id=template_id, team_id=team_id, name=name, parameters=parameters),
-    }
+    from catalog.models import Template
+    from portal.models import Team
+
+    text = services.resource_preview(
+        template=Template.objects.get(pk=template_id),
+        team=Team.objects.get(pk=team_id),
+        name=name,
+        parameters=parameters,
+    )
+    return {"user": user_id, "text": text}

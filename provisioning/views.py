@@ -240,9 +240,7 @@ def resource_preview(request, slug):
     if template.driver != "terraform":
         from provisioning.services import resource_preview as preview_now
 
-        text = preview_now(
-            template_id=template.id, team_id=team.id, name=form.cleaned_data["name"], parameters=form.parameters()
-        )
+        text = preview_now(template=template, team=team, name=form.cleaned_data["name"], parameters=form.parameters())
         return render(request, "provisioning/_preview.html", {"text": text})
     from provisioning.tasks import preview
 

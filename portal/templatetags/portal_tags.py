@@ -12,11 +12,6 @@ def markdown(text):
     return mark_safe(render_markdown(text).html)  # noqa: S308 (sanitised above)
 
 
-@register.filter
-def get_item(mapping, key):
-    return mapping.get(key) if hasattr(mapping, "get") else None
-
-
 OUTPUT_LABELS = {
     "dsn": "Connection string (DSN)",
     "url": "Address",

@@ -62,8 +62,6 @@ class Driver:
     can_cancel: bool = False
     # Whether the real thing can drift from what was made and be applied again (Terraform).
     can_reapply: bool = False
-    # Whether the resource runs to an end by itself (a training job) rather than staying ready.
-    runs_to_completion: bool = False
 
     def validate(self, parameters: dict, *, team) -> dict[str, str]:
         """Checks beyond the JSON Schema (for example against the machine's capacity): {field: message}."""

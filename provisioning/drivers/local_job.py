@@ -9,19 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from django.conf import settings
-
 from provisioning import gpus
 from provisioning import jobrunner as jobrunner_module
 from provisioning.drivers import local_process
-from provisioning.drivers.base import Driver, Outputs, Queued, Status, register
+from provisioning.drivers.base import Driver, Outputs, Status, register
 
 STATE_VERSION = 1
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def resource_dir(resource) -> Path:
-    return settings.DATA_DIR / "resources" / str(resource.id)
 
 
 def split_command(command) -> list[str]:
@@ -44,7 +38,6 @@ class LocalJobDriver(Driver):
     label = "a process on this machine"
     kinds = frozenset({"training_job"})
     can_cancel = True
-    runs_to_completion = True
 
     def validate(self, parameters, *, team):
         errors = {}
@@ -64,21 +57,13 @@ class LocalJobDriver(Driver):
         return {"gpus": int(parameters.get("gpus") or 0)}
 
     def apply(self, resource, log) -> Outputs:
-        root = resource_dir(resource)
+        root = local_process.resource_dir(resource)
         marker = root / "process.json"
         if marker.exists():  # started before (perhaps by a worker that died since): never start twice
             state = json.loads(marker.read_text())
             log(f"The job was already started (pid {state['pid']}); following it.")
             return self._outputs(state)
-        wanted = int(resource.parameters.get("gpus") or 0)
-        allocation = gpus.allocate(resource, wanted)
-        if allocation.position:
-            ahead = allocation.position - 1
-            raise Queued(
-                f"Waiting for {wanted} GPU{'s' if wanted > 1 else ''}: "
-                f"{ahead} job{'s' if ahead != 1 else ''} ahead of yours.",
-                position=allocation.position,
-            )
+        allocated = local_process.gpus_or_wait(resource, noun="job")
         workdir = root / "work"
         workdir.mkdir(parents=True, exist_ok=True)
         for name in resource.template.config.get("files", []):
@@ -92,7 +77,7 @@ class LocalJobDriver(Driver):
             {
                 **{str(k): str(v) for k, v in (resource.template.config.get("env") or {}).items()},
                 **{str(k): str(v) for k, v in (resource.parameters.get("env") or {}).items()},
-                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocated)),
                 "PORTAL_JOB_DIR": str(workdir),
             },
         )
@@ -104,13 +89,13 @@ class LocalJobDriver(Driver):
             "workdir": str(workdir),
             "result": str(result),
             "log": str(root / "job.log"),
-            "gpus": allocation.gpus,
+            "gpus": allocated,
             "started_at": time.time(),
         }
         marker.write_text(json.dumps(state))
         log(
             f"Started `{shlex.join(argv)}` (pid {process['pid']})"
-            + (f" on GPUs {allocation.gpus}" if allocation.gpus else " without GPUs")
+            + (f" on GPUs {allocated}" if allocated else " without GPUs")
             + "."
         )
         return self._outputs(state)
@@ -160,13 +145,13 @@ class LocalJobDriver(Driver):
 
     def destroy(self, resource, log) -> None:
         self.stop(resource, log)
-        root = resource_dir(resource)
+        root = local_process.resource_dir(resource)
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
             log(f"Removed its folder {root}.")
 
     def logs(self, resource, tail: int = 200) -> str:
-        return local_process.tail(resource_dir(resource) / "job.log", tail)
+        return local_process.tail(local_process.resource_dir(resource) / "job.log", tail)
 
     def preview(self, resource) -> str:
         argv = split_command(resource.parameters.get("command"))

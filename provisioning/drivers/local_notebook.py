@@ -17,14 +17,10 @@ from django.conf import settings
 
 from provisioning import gpus
 from provisioning.drivers import local_process
-from provisioning.drivers.base import Driver, DriverError, Outputs, Queued, Status, register
+from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60
-
-
-def resource_dir(resource) -> Path:
-    return settings.DATA_DIR / "resources" / str(resource.id)
 
 
 def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
@@ -88,21 +84,13 @@ class LocalNotebookDriver(Driver):
         )
 
     def apply(self, resource, log) -> Outputs:
-        wanted = int(resource.parameters.get("gpus") or 0)
-        allocation = gpus.allocate(resource, wanted)
-        if allocation.position:
-            ahead = allocation.position - 1
-            raise Queued(
-                f"Waiting for {wanted} GPU{'s' if wanted > 1 else ''}: "
-                f"{ahead} request{'s' if ahead != 1 else ''} ahead of yours.",
-                position=allocation.position,
-            )
+        allocated = local_process.gpus_or_wait(resource, noun="request")
         state = dict(resource.driver_state)
         token = resource.secrets.get("token") or secrets.token_urlsafe(32)
         if local_process.alive(state) and self._answers(state, token):
             log(f"The notebook server (pid {state['pid']}) is already running; adopted it.")
             return self._outputs(resource, state, token)
-        root = resource_dir(resource)
+        root = local_process.resource_dir(resource)
         workdir = root / "work"
         for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
             folder.mkdir(parents=True, exist_ok=True)
@@ -113,17 +101,17 @@ class LocalNotebookDriver(Driver):
                 "JUPYTER_TOKEN": token,
                 "JUPYTER_CONFIG_DIR": str(root / "jupyter" / "config"),
                 "JUPYTER_RUNTIME_DIR": str(root / "jupyter" / "runtime"),
-                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+                "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocated)),
             },
         )
         started = time.monotonic()
         process = local_process.start(
             jupyter_argv(port=port, workdir=workdir), cwd=workdir, env=env, log=root / "notebook.log"
         )
-        state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocation.gpus}
+        state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocated}
         log(
             f"Started JupyterLab (pid {process['pid']}) on port {port}"
-            + (f" with GPUs {allocation.gpus}" if allocation.gpus else "")
+            + (f" with GPUs {allocated}" if allocated else "")
             + "; waiting for it to answer..."
         )
         while time.monotonic() - started < START_TIMEOUT_SECONDS:
@@ -181,13 +169,13 @@ class LocalNotebookDriver(Driver):
     def destroy(self, resource, log) -> None:
         if local_process.stop(resource.driver_state):
             log("Stopped the notebook server.")
-        root = resource_dir(resource)
+        root = local_process.resource_dir(resource)
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
             log(f"Removed its folder {root}.")
 
     def logs(self, resource, tail: int = 200) -> str:
-        return local_process.tail(resource_dir(resource) / "notebook.log", tail)
+        return local_process.tail(local_process.resource_dir(resource) / "notebook.log", tail)
 
     def preview(self, resource) -> str:
         return (

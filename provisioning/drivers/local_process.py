@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+from django.conf import settings
 
 # Variables a user's program may see from the portal's own environment; nothing else leaks (no DATABASE_URL,
 # no SECRET_KEY, no cloud keys).
@@ -28,6 +29,28 @@ PASSED_THROUGH = (
     "HTTPS_PROXY",
     "NO_PROXY",
 )
+
+
+def resource_dir(resource) -> Path:
+    """The folder of a local resource (working folder, logs, Jupyter config) under the data folder."""
+    return settings.DATA_DIR / "resources" / str(resource.id)
+
+
+def gpus_or_wait(resource, *, noun: str) -> list[int]:
+    """The GPUs the resource asked for, or Queued with its place in line (`noun`: what waits, e.g. "job")."""
+    from provisioning import gpus
+    from provisioning.drivers.base import Queued
+
+    wanted = int(resource.parameters.get("gpus") or 0)
+    allocation = gpus.allocate(resource, wanted)
+    if allocation.position:
+        ahead = allocation.position - 1
+        raise Queued(
+            f"Waiting for {wanted} GPU{'s' if wanted > 1 else ''}: "
+            f"{ahead} {noun}{'s' if ahead != 1 else ''} ahead of yours.",
+            position=allocation.position,
+        )
+    return allocation.gpus
 
 
 def clean_env(home: Path, extra: dict[str, str]) -> dict[str, str]:

@@ -1,15 +1,10 @@
 import json
-import uuid
 
-import yaml
-from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError
 
 from catalog.models import Template
 from portal.models import Team
-from provisioning.drivers import DriverError, get_driver
-from provisioning.models import Resource
-from provisioning.parameters import parameters_validate
+from provisioning.services import resource_preview
 
 
 class Command(BaseCommand):
@@ -25,22 +20,10 @@ class Command(BaseCommand):
         found = Template.objects.filter(slug=template).first()
         if found is None:
             raise CommandError(f"No template '{template}'.")
-        clean, errors = parameters_validate(found.parameters_schema, json.loads(parameters))
-        if errors:
-            raise CommandError("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        # The team only names things in a preview; one that does not exist yet is fine.
         team_obj = Team.objects.filter(slug=team).first() or Team(slug=team, name=team)
-        resource = Resource(
-            id=uuid.uuid4(),
-            team=team_obj,
-            owner=get_user_model()(username="preview"),
-            template=found,
-            kind=found.resource_kind,
-            driver=found.driver,
-            name=name,
-            parameters={**found.defaults, **clean},
-        )
         try:
-            result = get_driver(found.driver, found.resource_kind).preview(resource)
-        except DriverError as exc:
-            raise CommandError(exc.message) from exc
-        self.stdout.write(result if isinstance(result, str) else yaml.safe_dump_all(result, sort_keys=False))
+            values = json.loads(parameters)
+        except ValueError as exc:
+            raise CommandError(f"--parameters is not JSON: {exc}") from exc
+        self.stdout.write(resource_preview(template=found, team=team_obj, name=name, parameters=values))
