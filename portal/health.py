@@ -41,9 +41,9 @@ def check_workers(timeout: float = 1.0) -> str | None:
 EXTRA_CHECKS: dict = {}
 
 
-def register_check(name: str, check):
-    """Apps add their own readiness checks (for example a configured Kubernetes cluster)."""
-    EXTRA_CHECKS[name] = check
+def register_check(name: str, check, when=None):
+    """Apps add their own readiness checks (for example a configured Kubernetes cluster, `when` one is)."""
+    EXTRA_CHECKS[name] = (check, when)
 
 
 @never_cache
@@ -58,8 +58,9 @@ def readyz(request):
     started = time.monotonic()
     checks = {"database": check_database(), "redis": check_redis()}
     checks["workers"] = check_workers() if checks["redis"] is None else "redis unreachable"
-    for name, check in EXTRA_CHECKS.items():
-        checks[name] = check()
+    for name, (check, when) in EXTRA_CHECKS.items():
+        if when is None or when():
+            checks[name] = check()
     ok = all(v is None for v in checks.values())
     body = {
         "status": "ok" if ok else "unavailable",

@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from catalog.models import Entry, Template
 from guides.models import Guide
 from portal.permissions import scope_to_teams
+from provisioning.drivers import unavailable_drivers
 from provisioning.models import Resource, State
 
 START, STOP = "\x02", "\x03"
@@ -104,6 +105,7 @@ def search(*, user, text: str, limit: int = 20) -> list[Hit]:
         )
     templates = (
         Template.objects.filter(enabled=True, search_vector=query)
+        .exclude(driver__in=unavailable_drivers())
         .annotate(rank=rank, snippet=_headline(query))
         .order_by("-rank")
         .values("slug", "name", "rank", "snippet")[:limit]

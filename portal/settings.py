@@ -281,6 +281,20 @@ TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")
 TERRAFORM_MODULE_PATHS = env.list("TERRAFORM_MODULE_PATHS", default=[])
 DRIFT_CHECK_INTERVAL_SECONDS = env.int("DRIFT_CHECK_INTERVAL_SECONDS", default=3600)
 
+# Kubernetes (notebooks and training jobs on a cluster). A cluster is configured when KUBECONFIG names a file, or
+# when the portal runs inside a cluster (Kubernetes sets KUBERNETES_SERVICE_HOST and mounts a service account).
+KUBECONFIG = env.str("KUBECONFIG", default="")
+KUBERNETES_SERVICE_HOST = env.str("KUBERNETES_SERVICE_HOST", default="")  # set by Kubernetes inside a pod
+KUBERNETES_CONTEXT = env.str("KUBERNETES_CONTEXT", default="")
+# Host name of the Ingress in front of notebooks; without it notebooks get no Ingress (reach them in the cluster).
+KUBERNETES_INGRESS_HOST = env.str("KUBERNETES_INGRESS_HOST", default="")
+KUBERNETES_INGRESS_CLASS = env.str("KUBERNETES_INGRESS_CLASS", default="")
+KUBERNETES_INGRESS_SCHEME = env.str("KUBERNETES_INGRESS_SCHEME", default="https")
+# How long a notebook or job may wait for its pod before the operation fails (pulling big images takes minutes).
+KUBERNETES_START_TIMEOUT_SECONDS = env.int("KUBERNETES_START_TIMEOUT_SECONDS", default=900)
+# How long a pod may stay unschedulable (no node with room or GPUs) before the request fails with that reason.
+KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS = env.int("KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS", default=600)
+
 # Static files
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

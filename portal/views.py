@@ -22,7 +22,6 @@ QUICK_KINDS = [
 
 def home(request):
     from catalog import selectors as catalog_selectors
-    from catalog.models import Template
     from guides import selectors as guide_selectors
     from provisioning import selectors as provisioning_selectors
 
@@ -30,9 +29,7 @@ def home(request):
     resources = list(provisioning_selectors.resource_list(user=request.user, team=team)[:8]) if team else []
     journey = guide_selectors.journey(user=request.user)
     templates = {}
-    for template in (
-        Template.objects.filter(enabled=True).order_by("resource_kind", "name").only("slug", "name", "resource_kind")
-    ):
+    for template in provisioning_selectors.template_list().only("slug", "name", "resource_kind"):
         templates.setdefault(template.resource_kind, template)
     quick = [
         {"template": templates[kind], "label": label, "hint": hint}

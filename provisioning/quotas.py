@@ -25,9 +25,11 @@ GPU_HOLDING_STATES = {
 }
 
 
-def resource_usage(driver_name: str, kind: str, parameters: dict, state: str) -> dict[str, int]:
+def resource_usage(
+    driver_name: str, kind: str, parameters: dict, state: str, config: dict | None = None
+) -> dict[str, int]:
     try:
-        usage = dict(get_driver(driver_name, kind).usage(parameters))
+        usage = dict(get_driver(driver_name, kind).usage(parameters, config))
     except DriverError:
         usage = {}
     if state not in GPU_HOLDING_STATES:
@@ -41,8 +43,9 @@ def team_usage(team, *, exclude=None) -> dict[str, int]:
     rows = Resource.objects.filter(team=team, state__in=ACTIVE_STATES)
     if exclude is not None:
         rows = rows.exclude(pk=exclude.pk)
-    for driver_name, kind, parameters, state in rows.values_list("driver", "kind", "parameters", "state"):
-        for key, value in resource_usage(driver_name, kind, parameters, state).items():
+    values = rows.values_list("driver", "kind", "parameters", "state", "template__config")
+    for driver_name, kind, parameters, state, config in values:
+        for key, value in resource_usage(driver_name, kind, parameters, state, config).items():
             totals[key] = totals.get(key, 0) + value
     return totals
 

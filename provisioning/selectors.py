@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from catalog.models import Template
 from portal.errors import NotFound
 from portal.permissions import scope_to_teams
+from provisioning.drivers import unavailable_drivers
 from provisioning.models import Event, Operation, Resource, State
 
 
@@ -51,9 +52,10 @@ def operation_latest(resource):
 
 
 def template_list(*, enabled_only: bool = True):
+    """Templates people can use: enabled, and whose driver can be offered now (no cluster, no Kubernetes ones)."""
     templates = Template.objects.all()
     if enabled_only:
-        templates = templates.filter(enabled=True)
+        templates = templates.filter(enabled=True).exclude(driver__in=unavailable_drivers())
     return templates.order_by("resource_kind", "name")
 
 

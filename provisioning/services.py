@@ -142,6 +142,11 @@ def resource_request(
         raise PortalError(
             f"The template '{template.name}' is switched off; pick another one.", code="template_disabled"
         )
+    if not get_driver(template.driver, template.resource_kind).available():
+        raise PortalError(
+            f"'{template.name}' is not offered here: the portal has no {template.driver} cluster configured.",
+            code="template_unavailable",
+        )
     if not can_use_team(owner, team):
         raise NotAllowed(f"You are not a member of the team '{team.name}'.")
     errors = {}
@@ -151,7 +156,7 @@ def resource_request(
     errors.update(parameter_errors)
     driver = get_driver(template.driver, template.resource_kind)
     if not errors:
-        errors.update(driver.validate(clean, team=team))
+        errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
 
@@ -166,7 +171,7 @@ def resource_request(
                     fields={"name": f"'{name}' is taken in your team."},
                 )
             if excess := quota_excess(
-                team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED)
+                team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED, template.config)
             ):
                 raise PortalError(excess, code="over_quota")
             inputs = _secret_inputs(template, clean)
@@ -450,6 +455,16 @@ class OperationLog:
 
     def add_secrets(self, secrets: dict) -> None:
         self.mask += [str(v) for v in secrets.values() if v and len(str(v)) >= 4]
+
+    def progress(self, text: str) -> None:
+        """Say where a long step is, on the resource's page (and in the log): "Pulling the image..."."""
+        self(text)
+        Resource.objects.filter(pk=self.operation.resource_id).update(status_message=self._masked(text)[:500])
+
+    def _masked(self, text: str) -> str:
+        for secret in self.mask:
+            text = text.replace(secret, "********")
+        return text
 
     def __call__(self, text: str) -> None:
         for secret in self.mask:

@@ -257,11 +257,55 @@ def wait_for(resource, states, timeout=30.0):
 
 
 @pytest.fixture(scope="session")
-def worker_process(django_db_setup, django_db_blocker, tmp_path_factory, s3_server):
+def kube_server(tmp_path_factory):
+    """An emulated Kubernetes API server (kmock, tests/kube_emulator.py) on 127.0.0.1; yields its kubeconfig path.
+
+    Kubernetes cannot run here; the portal talks to the emulator with the official client exactly as to a cluster.
+    """
+    folder = tmp_path_factory.mktemp("kube")
+    config, log = folder / "kubeconfig", folder / "emulator.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.kube_emulator", "--kubeconfig", str(config)],
+        cwd=BASE_DIR,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while not (config.exists() and config.stat().st_size):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"the Kubernetes emulator did not start; see {log}")
+        time.sleep(0.05)
+    yield str(config)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def kube_settings(kube_server, settings):
+    """This test process sees the cluster too (the worker always does); short waits for the tests."""
+    settings.KUBECONFIG = kube_server
+    return kube_server
+
+
+@pytest.fixture
+def kube_api(kube_server):
+    """The official client on the emulator, for tests that play the scheduler and the kubelet."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(config_file=kube_server, client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+@pytest.fixture(scope="session")
+def worker_process(django_db_setup, django_db_blocker, tmp_path_factory, s3_server, kube_server):
     """One real Celery worker for the session, consuming from the test Redis and using the test database."""
     with django_db_blocker.unblock():
         env = _worker_env()
     env.update(s3_server)
+    env.update(
+        KUBECONFIG=kube_server, KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS="5", KUBERNETES_START_TIMEOUT_SECONDS="60"
+    )
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     worker = WorkerProcess(env, log)
     worker.start()

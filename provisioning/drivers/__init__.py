@@ -1,6 +1,6 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
-from provisioning.drivers import bucket, local_job, local_notebook, postgres, terraform  # noqa: F401
+from provisioning.drivers import bucket, kubernetes, local_job, local_notebook, postgres, terraform  # noqa: F401
 from provisioning.drivers.base import (
     Driver,
     DriverError,
@@ -10,6 +10,17 @@ from provisioning.drivers.base import (
     get_driver,
     register,
     registered,
+    unavailable_drivers,
 )
 
-__all__ = ["Driver", "DriverError", "Outputs", "Queued", "Status", "get_driver", "register", "registered"]
+__all__ = [
+    "Driver",
+    "DriverError",
+    "Outputs",
+    "Queued",
+    "Status",
+    "get_driver",
+    "register",
+    "registered",
+    "unavailable_drivers",
+]

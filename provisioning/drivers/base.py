@@ -63,12 +63,19 @@ class Driver:
     # Whether the real thing can drift from what was made and be applied again (Terraform).
     can_reapply: bool = False
 
-    def validate(self, parameters: dict, *, team) -> dict[str, str]:
-        """Checks beyond the JSON Schema (for example against the machine's capacity): {field: message}."""
+    @classmethod
+    def available(cls) -> bool:
+        """Whether this driver can be offered now (the Kubernetes one needs a configured cluster)."""
+        return True
+
+    def validate(self, parameters: dict, *, team, config: dict | None = None) -> dict[str, str]:
+        """Checks beyond the JSON Schema (for example against the machine's capacity): {field: message}.
+
+        `config` is the template's configuration (for example the Kubernetes profiles Keepers defined)."""
         return {}
 
-    def usage(self, parameters: dict) -> dict[str, int]:
-        """What one resource with these parameters counts against the team's quotas."""
+    def usage(self, parameters: dict, config: dict | None = None) -> dict[str, int]:
+        """What one resource with these parameters (from a template with this config) counts against quotas."""
         return {}
 
     def apply(self, resource, log: Log) -> Outputs:
@@ -126,3 +133,8 @@ def get_driver(name: str, kind: str) -> Driver:
 
 def registered() -> dict[tuple[str, str], type[Driver]]:
     return dict(_REGISTRY)
+
+
+def unavailable_drivers() -> set[str]:
+    """Names of drivers that cannot be offered now; their templates are hidden from scientists."""
+    return {cls.name for cls in _REGISTRY.values() if not cls.available()}

@@ -86,7 +86,7 @@ class BucketDriver(Driver):
     label = "S3-compatible storage (or a folder when none is configured)"
     kinds = frozenset({"bucket"})
 
-    def usage(self, parameters):
+    def usage(self, parameters, config=None):
         return {"storage_gb": int(parameters.get("storage_gb") or 0)}
 
     def _mode(self, resource) -> str:

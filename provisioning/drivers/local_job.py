@@ -39,7 +39,7 @@ class LocalJobDriver(Driver):
     kinds = frozenset({"training_job"})
     can_cancel = True
 
-    def validate(self, parameters, *, team):
+    def validate(self, parameters, *, team, config=None):
         errors = {}
         try:
             argv = split_command(parameters.get("command"))
@@ -53,7 +53,7 @@ class LocalJobDriver(Driver):
             errors["gpus"] = problem
         return errors
 
-    def usage(self, parameters):
+    def usage(self, parameters, config=None):
         return {"gpus": int(parameters.get("gpus") or 0)}
 
     def apply(self, resource, log) -> Outputs:

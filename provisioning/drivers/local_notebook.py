@@ -64,11 +64,11 @@ class LocalNotebookDriver(Driver):
     kinds = frozenset({"notebook"})
     can_stop = True
 
-    def validate(self, parameters, *, team):
+    def validate(self, parameters, *, team, config=None):
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         return {"gpus": problem} if problem else {}
 
-    def usage(self, parameters):
+    def usage(self, parameters, config=None):
         return {"notebooks": 1, "gpus": int(parameters.get("gpus") or 0)}
 
     def _outputs(self, resource, state, token) -> Outputs:

@@ -52,7 +52,7 @@ class PostgresDatabaseDriver(Driver):
     label = "PostgreSQL server"
     kinds = frozenset({"database"})
 
-    def usage(self, parameters):
+    def usage(self, parameters, config=None):
         return {"databases": 1, "storage_gb": int(parameters.get("storage_gb") or 0)}
 
     def _names(self, resource) -> str:

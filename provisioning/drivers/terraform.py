@@ -31,7 +31,7 @@ class TerraformDriver(Driver):
     kinds = frozenset({"bucket", "database", "terraform"})
     can_reapply = True
 
-    def usage(self, parameters):
+    def usage(self, parameters, config=None):
         usage = {"storage_gb": int(parameters.get("storage_gb") or parameters.get("allocated_storage") or 0)}
         return usage
 

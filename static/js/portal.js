@@ -32,4 +32,12 @@
   }
   document.addEventListener("DOMContentLoaded", function () { addCodeButtons(document); });
   document.addEventListener("htmx:afterSwap", function (e) { addCodeButtons(e.target); });
+  // Live parts are replaced every few seconds: keep the <details> a reader opened open.
+  var opened = {};
+  document.addEventListener("htmx:beforeSwap", function () {
+    document.querySelectorAll("details[id]").forEach(function (d) { opened[d.id] = d.open; });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("details[id]").forEach(function (d) { if (d.id in opened) d.open = opened[d.id]; });
+  });
 })();

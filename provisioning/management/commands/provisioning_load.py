@@ -10,6 +10,20 @@ from provisioning.terraform.engine import module_path
 from provisioning.terraform.schema import module_schema
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "default_templates.yaml"
+KUBE_PROFILES = Path(__file__).resolve().parents[2] / "kube_profiles.yaml"
+
+
+def with_profiles(fields: dict) -> dict:
+    """`config: {profiles: default}` takes the bundled Kubernetes profiles; the form's choices follow them."""
+    config = dict(fields.get("config") or {})
+    if config.get("profiles") == "default":
+        config["profiles"] = yaml.safe_load(KUBE_PROFILES.read_text())
+    if isinstance(config.get("profiles"), dict):
+        schema = fields["parameters_schema"]
+        choice = schema["properties"]["profile"]
+        choice["enum"] = list(config["profiles"])
+        choice["x-labels"] = {key: p.get("label", key) for key, p in config["profiles"].items()}
+    return {**fields, "config": config}
 
 
 class Command(BaseCommand):
@@ -23,6 +37,7 @@ class Command(BaseCommand):
                 module = module_path(item["from_module"])
                 fields["parameters_schema"] = module_schema(module)
                 fields["config"] = {**fields.get("config", {}), "module": item["from_module"]}
+            fields = with_profiles(fields)
             template = Template.objects.filter(slug=item["slug"]).first()
             if template is None:
                 Template.objects.create(slug=item["slug"], **fields)

@@ -1,0 +1,488 @@
+"""Notebooks and training jobs on a Kubernetes cluster, through the same forms as on one machine.
+
+Scientists pick a profile (CPU, 1 GPU, 4 GPUs...) that Keepers define on the template (`config.profiles`); the
+builders in kube_manifests.py turn it into objects, kube.py writes them and reads pods back into words. The driver is
+offered only when a cluster is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from datetime import datetime
+
+import yaml
+from django.conf import settings
+from django.utils import timezone
+
+from provisioning import kube
+from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
+from provisioning.drivers.kube_manifests import (
+    ManifestError,
+    job_manifest,
+    namespace_for,
+    namespace_manifest,
+    notebook_manifests,
+    object_name,
+)
+from provisioning.drivers.local_job import split_command
+
+STATE_VERSION = 1
+POLL_SECONDS = 1.0
+# A job whose pod has not appeared after this long (a queue such as Kueue holds it) is left running; poll follows it.
+JOB_START_WAIT_SECONDS = 60
+
+
+def profiles_of(config: dict | None) -> dict:
+    return dict((config or {}).get("profiles") or {})
+
+
+def _profile_error(parameters, config) -> str | None:
+    profiles = profiles_of(config)
+    if not profiles:
+        return "This template has no profiles; a Keeper must add some."
+    if parameters.get("profile") not in profiles:
+        return f"Pick one of the profiles: {', '.join(p.get('label', k) for k, p in profiles.items())}."
+    return None
+
+
+def _since(timestamp: str | None) -> float:
+    if not timestamp:
+        return 0.0
+    try:
+        when = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (timezone.now() - when).total_seconds()
+
+
+def _as_yaml(manifests: list[dict]) -> str:
+    return yaml.safe_dump_all(manifests, sort_keys=False, default_flow_style=False)
+
+
+class KubernetesDriver(Driver):
+    name = "kubernetes"
+    label = "on the Kubernetes cluster"
+
+    @classmethod
+    def available(cls) -> bool:
+        return kube.configured()
+
+    # Shared parts -------------------------------------------------------------------------------------------------
+
+    def validate(self, parameters, *, team, config=None):
+        problem = _profile_error(parameters, config)
+        return {"profile": problem} if problem else {}
+
+    def usage(self, parameters, config=None):
+        profile = profiles_of(config).get(parameters.get("profile")) or {}
+        return {"gpus": int(profile.get("gpus") or 0)}
+
+    def _profile(self, resource) -> tuple[str, dict]:
+        """The profile chosen at request time; kept in driver_state so later edits by Keepers do not move it."""
+        state = resource.driver_state or {}
+        if state.get("profile_spec"):
+            return state["profile"], state["profile_spec"]
+        key = resource.parameters.get("profile")
+        profile = profiles_of(resource.template.config).get(key)
+        if not profile:
+            raise DriverError(
+                f"The profile '{key}' no longer exists on this template. Delete this one and request it again.",
+                reason="no_profile",
+            )
+        return key, profile
+
+    def _connect(self) -> None:
+        if not kube.configured():
+            raise DriverError(
+                "No Kubernetes cluster is configured for the portal any more. Tell the Keepers.", reason="no_cluster"
+            )
+
+    def _write(self, manifests: list[dict], log) -> dict[str, dict]:
+        written = {}
+        for manifest in manifests:
+            try:
+                written[manifest["kind"]] = kube.create_or_patch(manifest)
+            except kube.KubeError as exc:
+                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            log(f"Wrote {manifest['kind']} {manifest['metadata']['namespace']}/{manifest['metadata']['name']}.")
+        return written
+
+    def _ensure_namespace(self, resource, log) -> str:
+        manifest = namespace_manifest(resource.team.slug)
+        try:
+            kube.ensure_namespace(manifest)
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        return manifest["metadata"]["name"]
+
+    def _wait_for_pod(self, resource, log, *, namespace, pod_name, gpus, until: set[str], give_up_after=None):
+        """Follow the pod until its phase is in `until`; report progress; fail at once on fatal reasons."""
+        progress = getattr(log, "progress", log)
+        started = time.monotonic()
+        last = None
+        while True:
+            try:
+                pod = kube.read("Pod", pod_name, namespace) if pod_name else self._newest_pod(resource, namespace)
+                events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
+            except kube.KubeError as exc:
+                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            state = kube.pod_progress(pod, events, gpus=gpus)
+            if state.message != last:
+                progress(state.message)
+                last = state.message
+            if state.phase in until:
+                return state
+            if state.fatal or state.phase == "failed":
+                raise DriverError(state.message, reason="pod_failed")
+            if state.unschedulable:
+                waited = _since(self._scheduled_since(pod))
+                if waited > settings.KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS:
+                    raise DriverError(
+                        f"{state.message} It waited {round(waited / 60)} minutes for room on the cluster; pick a "
+                        "smaller profile, or try again later.",
+                        reason="unschedulable",
+                    )
+            elapsed = time.monotonic() - started
+            if give_up_after is not None and elapsed > give_up_after:
+                return state
+            if elapsed > settings.KUBERNETES_START_TIMEOUT_SECONDS:
+                raise DriverError(
+                    f"It did not start within {settings.KUBERNETES_START_TIMEOUT_SECONDS // 60} minutes (last: "
+                    f"{state.message}) Retry, or tell the Keepers if it happens again.",
+                    reason="start_timeout",
+                    retryable=False,
+                )
+            time.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _scheduled_since(pod) -> str | None:
+        for condition in ((pod or {}).get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "PodScheduled":
+                return condition.get("lastTransitionTime")
+        return None
+
+    def _newest_pod(self, resource, namespace) -> dict | None:
+        pods = kube.pods_of(namespace, str(resource.id))
+        return pods[0] if pods else None
+
+    def logs(self, resource, tail: int = 200) -> str:
+        state = resource.driver_state or {}
+        if not state.get("namespace") or not kube.configured():
+            return ""
+        try:
+            pod = state.get("pod") or (self._newest_pod(resource, state["namespace"]) or {}).get("metadata", {}).get(
+                "name"
+            )
+            return kube.pod_log(state["namespace"], pod, tail) if pod else ""
+        except kube.KubeError as exc:
+            return f"(The log cannot be read right now: {exc.message})"
+
+
+@register
+class KubeNotebookDriver(KubernetesDriver):
+    kinds = frozenset({"notebook"})
+    can_stop = True
+
+    def usage(self, parameters, config=None):
+        return {
+            **super().usage(parameters, config),
+            "notebooks": 1,
+            "storage_gb": int(parameters.get("storage_gb") or 0),
+        }
+
+    def _build(self, resource, profile) -> list[dict]:
+        try:
+            return notebook_manifests(
+                resource,
+                profile,
+                ingress_host=settings.KUBERNETES_INGRESS_HOST,
+                ingress_class=settings.KUBERNETES_INGRESS_CLASS,
+            )
+        except ManifestError as exc:
+            raise DriverError(str(exc), reason="invalid_manifest") from None
+
+    def _url(self, name: str, namespace: str) -> str:
+        if settings.KUBERNETES_INGRESS_HOST:
+            base = f"{settings.KUBERNETES_INGRESS_SCHEME}://{settings.KUBERNETES_INGRESS_HOST}"
+        else:  # reachable inside the cluster only
+            base = f"http://{name}.{namespace}.svc.cluster.local"
+        return f"{base}/notebooks/{name}/lab"
+
+    def apply(self, resource, log) -> Outputs:
+        self._connect()
+        key, profile = self._profile(resource)
+        namespace = self._ensure_namespace(resource, log)
+        token = resource.secrets.get("token") or secrets.token_urlsafe(32)
+        manifests = self._build(resource, profile)
+        for manifest in manifests:
+            if manifest["kind"] == "Secret":
+                manifest["stringData"] = {"token": token}
+        if hasattr(log, "add_secrets"):  # the token never shows in the operation log
+            log.add_secrets({"token": token})
+        written = self._write(manifests, log)
+        name = manifests[0]["metadata"]["name"]
+        self._own(written, manifests, namespace, log)
+        state = {
+            "version": STATE_VERSION,
+            "namespace": namespace,
+            "name": name,
+            "pod": f"{name}-0",
+            "objects": [m["kind"] for m in manifests],
+            "profile": key,
+            "profile_spec": profile,
+        }
+        self._wait_for_pod(
+            resource,
+            log,
+            namespace=namespace,
+            pod_name=state["pod"],
+            gpus=int(profile.get("gpus") or 0),
+            until={"ready"},
+        )
+        url = self._url(name, namespace)
+        outputs = {"url": url, "profile": profile.get("label", key)}
+        if resource.parameters.get("storage_gb"):
+            outputs["storage"] = f"{resource.parameters['storage_gb']} GB, kept when it stops"
+        return Outputs(
+            outputs=outputs,
+            secrets={"token": token, "url_with_token": f"{url}?token={token}"},
+            state=state,
+            message="Ready: open it with the Open notebook button.",
+        )
+
+    def _own(self, written, manifests, namespace, log) -> None:
+        """Make the StatefulSet the owner of the other objects, so deleting it removes them all (real clusters)."""
+        owner = written.get("StatefulSet", {}).get("metadata", {})
+        if not owner.get("uid"):
+            log("The API server gave no uid to the StatefulSet, so no owner references; delete removes each by name.")
+            return
+        reference = {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "name": owner["name"],
+            "uid": owner["uid"],
+            "blockOwnerDeletion": False,
+        }
+        for manifest in manifests:
+            if manifest["kind"] in ("StatefulSet", "Namespace"):
+                continue
+            try:
+                kube.patch(
+                    manifest["kind"],
+                    manifest["metadata"]["name"],
+                    namespace,
+                    {"metadata": {"ownerReferences": [reference]}},
+                )
+            except kube.KubeError as exc:
+                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+
+    def poll(self, resource) -> Status:
+        state = resource.driver_state or {}
+        if not state.get("name"):
+            return Status("pending")
+        try:
+            statefulset = kube.read("StatefulSet", state["name"], state["namespace"])
+            if statefulset is None:
+                return Status(
+                    "missing", "The notebook's server is gone from the cluster. Delete it and request a new one."
+                )
+            if not (statefulset.get("spec") or {}).get("replicas"):
+                return Status("stopped", "Stopped; your files are kept.")
+            pod = kube.read("Pod", state["pod"], state["namespace"])
+            events = kube.events_of(state["namespace"], state["pod"]) if pod else []
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=True) from None
+        progress = kube.pod_progress(pod, events, gpus=int(state.get("profile_spec", {}).get("gpus") or 0))
+        if progress.fatal:
+            return Status("failed", progress.message)
+        if progress.phase == "ready":
+            return Status("ready", "Running.")
+        return Status("ready", f"Restarting: {progress.message}")
+
+    def stop(self, resource, log) -> None:
+        state = resource.driver_state or {}
+        if not state.get("name"):
+            log("The notebook was never started.")
+            return
+        from kubernetes.client.exceptions import ApiException
+
+        apps = kube._api_for("StatefulSet")[0]
+        try:
+            kube.call(
+                apps.patch_namespaced_stateful_set_scale,
+                state["name"],
+                state["namespace"],
+                {"spec": {"replicas": 0}},
+                what="stop the notebook",
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                log("The notebook's server was already gone.")
+                return
+            raise DriverError(f"Could not stop the notebook: {kube._reason(exc)}", reason="kubernetes") from None
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        log("Scaled the notebook to 0: its server stops, its volume and your files are kept.")
+
+    def start(self, resource, log) -> Outputs:
+        return self.apply(resource, log)
+
+    def destroy(self, resource, log) -> None:
+        state = resource.driver_state or {}
+        namespace = state.get("namespace") or namespace_for(resource.team.slug)
+        name = state.get("name") or object_name(resource, "nb")
+        if not kube.configured():
+            raise DriverError(
+                "No Kubernetes cluster is configured; the notebook cannot be removed.", reason="no_cluster"
+            )
+        for kind in ("Ingress", "Service", "StatefulSet", "PersistentVolumeClaim", "Secret"):
+            try:
+                if kube.delete(kind, name, namespace):
+                    log(f"Deleted {kind} {namespace}/{name}.")
+            except kube.KubeError as exc:
+                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+
+    def preview(self, resource) -> str:
+        _, profile = self._profile(resource)
+        return _as_yaml([namespace_manifest(resource.team.slug), *self._build(resource, profile)])
+
+
+@register
+class KubeJobDriver(KubernetesDriver):
+    kinds = frozenset({"training_job"})
+    can_cancel = True
+
+    def validate(self, parameters, *, team, config=None):
+        errors = super().validate(parameters, team=team, config=config)
+        try:
+            if not split_command(parameters.get("command")):
+                errors["command"] = "Give the command to run, for example: python train.py --epochs 10"
+        except ValueError as exc:
+            errors["command"] = f"The command cannot be read ({exc}); check its quotes."
+        return errors
+
+    def _build(self, resource, profile, config) -> dict:
+        try:
+            return job_manifest(resource, profile, queue=str((config or {}).get("queue") or ""))
+        except ManifestError as exc:
+            raise DriverError(str(exc), reason="invalid_manifest") from None
+
+    def apply(self, resource, log) -> Outputs:
+        self._connect()
+        key, profile = self._profile(resource)
+        namespace = self._ensure_namespace(resource, log)
+        manifest = self._build(resource, profile, resource.template.config)
+        name = manifest["metadata"]["name"]
+        try:
+            existing = kube.read("Job", name, namespace)
+            if existing is not None and kube.job_outcome(existing) is not None:
+                # Run again (retry): a finished Job cannot be restarted, so it is replaced.
+                kube.delete("Job", name, namespace)
+                log(f"Removed the earlier, finished run {name}.")
+                self._wait_gone(name, namespace)
+                existing = None
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        if existing is None:
+            self._write([manifest], log)
+        else:
+            log(f"The job {name} was already started; following it.")
+        state = {
+            "version": STATE_VERSION,
+            "namespace": namespace,
+            "name": name,
+            "profile": key,
+            "profile_spec": profile,
+            "started_at": time.time(),
+        }
+        resource.driver_state = state  # _newest_pod and logs read it
+        try:
+            progress = self._wait_for_pod(
+                resource,
+                log,
+                namespace=namespace,
+                pod_name=None,
+                gpus=int(profile.get("gpus") or 0),
+                until={"running", "ready", "succeeded"},
+                give_up_after=JOB_START_WAIT_SECONDS,
+            )
+        except DriverError:
+            # Do not leave a pod pulling a broken image for hours on a GPU node.
+            with contextlib.suppress(kube.KubeError):
+                kube.delete("Job", name, namespace)
+            raise
+        message = "Running." if progress.phase in ("running", "ready", "succeeded") else progress.message
+        return Outputs(
+            outputs={"profile": profile.get("label", key)}, state=state, resource_state="running", message=message
+        )
+
+    def _wait_gone(self, name, namespace, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while kube.read("Job", name, namespace) is not None:
+            if time.monotonic() > deadline:
+                raise DriverError(
+                    "The earlier run of this job is still being removed; retry in a minute.", retryable=True
+                )
+            time.sleep(POLL_SECONDS)
+
+    def poll(self, resource) -> Status:
+        state = resource.driver_state or {}
+        if not state.get("name"):
+            return Status("pending")
+        try:
+            job = kube.read("Job", state["name"], state["namespace"])
+            pod = self._newest_pod(resource, state["namespace"])
+            events = kube.events_of(state["namespace"], pod["metadata"]["name"]) if pod else []
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=True) from None
+        progress = kube.pod_progress(pod, events, gpus=int(state.get("profile_spec", {}).get("gpus") or 0))
+        outputs = dict(resource.outputs)
+        if progress.exit_code is not None:
+            outputs["exit_code"] = progress.exit_code
+        if state.get("started_at"):
+            outputs["runtime_seconds"] = round(time.time() - state["started_at"])
+        outcome = kube.job_outcome(job)
+        if outcome is not None:
+            return Status(outcome[0], outcome[1], outputs=outputs)
+        if progress.fatal:
+            return Status("failed", progress.message, outputs=outputs)
+        if progress.phase == "succeeded":
+            return Status("succeeded", progress.message, outputs=outputs)
+        if progress.phase == "failed":
+            return Status("failed", progress.message, outputs=outputs)
+        if (
+            progress.unschedulable
+            and _since(self._scheduled_since(pod)) > settings.KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS
+        ):
+            return Status("failed", f"{progress.message} It waited too long for room on the cluster.", outputs=outputs)
+        return Status("running", "Running." if progress.phase in ("running", "ready") else progress.message)
+
+    def stop(self, resource, log) -> None:
+        state = resource.driver_state or {}
+        try:
+            if state.get("name") and kube.delete("Job", state["name"], state["namespace"]):
+                log("Cancelled the job: the cluster ends its pod.")
+            else:
+                log("The job was not running.")
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+
+    def destroy(self, resource, log) -> None:
+        if not kube.configured():
+            raise DriverError("No Kubernetes cluster is configured; the job cannot be removed.", reason="no_cluster")
+        state = resource.driver_state or {}
+        name = state.get("name") or object_name(resource, "job")
+        namespace = state.get("namespace") or namespace_for(resource.team.slug)
+        try:
+            if kube.delete("Job", name, namespace):
+                log(f"Deleted Job {namespace}/{name} and its pods.")
+        except kube.KubeError as exc:
+            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+
+    def preview(self, resource) -> str:
+        _, profile = self._profile(resource)
+        return _as_yaml(
+            [namespace_manifest(resource.team.slug), self._build(resource, profile, resource.template.config)]
+        )
