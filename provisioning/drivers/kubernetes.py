@@ -27,6 +27,7 @@ from provisioning.drivers.kube_manifests import (
     object_name,
 )
 from provisioning.drivers.local_job import split_command
+from provisioning.drivers.local_notebook import _parse_time
 
 STATE_VERSION = 1
 POLL_SECONDS = 1.0
@@ -298,8 +299,34 @@ class KubeNotebookDriver(KubernetesDriver):
         if progress.fatal:
             return Status("failed", progress.message)
         if progress.phase == "ready":
-            return Status("ready", "Running.")
+            return Status("ready", "Running.", last_activity_at=self._last_activity(resource))
         return Status("ready", f"Restarting: {progress.message}")
+
+    def _last_activity(self, resource):
+        """Jupyter's own last activity, for idle culling, when the worker can reach the notebook (Ingress or
+        in-cluster); None otherwise (then it is not culled)."""
+        if not (settings.KUBERNETES_INGRESS_HOST or kube.in_cluster()):
+            return None
+        url, token = resource.outputs.get("url", ""), resource.secrets.get("token", "")
+        if not url.endswith("/lab") or not token:
+            return None
+        import json
+        import urllib.request
+
+        base = url[: -len("/lab")]
+        try:
+            last = None
+            for path in ("/api/status", "/api/kernels"):
+                request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
+                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (our notebook's URL)
+                    body = json.loads(response.read())
+                if path == "/api/status":
+                    last = _parse_time(body.get("last_activity"))
+                elif any(k.get("execution_state") == "busy" for k in body):
+                    last = timezone.now()  # a kernel at work is not idle
+            return last
+        except (OSError, ValueError):
+            return None
 
     def stop(self, resource, log) -> None:
         state = resource.driver_state or {}
