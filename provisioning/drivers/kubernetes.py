@@ -317,7 +317,7 @@ class KubeNotebookDriver(KubernetesDriver):
         try:
             last = None
             for path in ("/api/status", "/api/kernels"):
-                request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
+                request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})  # noqa: S310
                 with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (our notebook's URL)
                     body = json.loads(response.read())
                 if path == "/api/status":
