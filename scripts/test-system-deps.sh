@@ -2,7 +2,8 @@
 # System packages the test suite needs beyond Python (installed only when missing; needs root or sudo).
 set -euo pipefail
 missing=()
-# Nothing yet: browser tests add chromium here.
+# The browser journeys (tests/e2e) drive Debian's Chromium with Playwright (Playwright's own download fails here).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

@@ -94,6 +94,13 @@ class LocalNotebookDriver(Driver):
         workdir = root / "work"
         for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
             folder.mkdir(parents=True, exist_ok=True)
+        # No "Would you like to receive Jupyter news?" pop-up: this server cannot reach the internet anyway.
+        settings_file = (
+            root / "jupyter/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+        )
+        if not settings_file.exists():
+            settings_file.parent.mkdir(parents=True, exist_ok=True)
+            settings_file.write_text(json.dumps({"fetchNews": "false"}))
         port = local_process.free_port(settings.NOTEBOOK_BIND_ADDRESS)
         env = local_process.clean_env(
             root / "home",
