@@ -77,10 +77,15 @@ class SearchHitSerializer(serializers.Serializer):
     snippet = serializers.CharField(help_text="HTML: matches are wrapped in <mark>, everything else is escaped.")
 
 
+class SearchResultsSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    results = SearchHitSerializer(many=True)
+
+
 class SearchView(APIView):
     """Search guides, articles, catalog entries, templates and your resources (?q=)."""
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=SearchHitSerializer(many=True))
+    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=SearchResultsSerializer)
     def get(self, request):
         from portal.search import search
 
