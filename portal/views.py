@@ -5,8 +5,9 @@ import sys
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from portal.permissions import is_keeper, teams_visible_to
@@ -117,7 +118,8 @@ def server_error(request):
         )
         if _wants_json(request):
             return JsonResponse({"error": "unavailable", "message": message}, status=503)
-        response = render(request, "503.html", {"message": message}, status=503)
+        # Rendered without the request: context processors would ask the database that just failed.
+        response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
         response["Retry-After"] = "30"
         return response
     if _wants_json(request):

@@ -127,8 +127,11 @@ class WorkerProcess:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"the test worker exited; see {self.log}")
-                if app.control.ping(timeout=0.5, destination=[name.replace("%h", _hostname())]):
-                    return
+                try:
+                    if app.control.ping(timeout=0.5, destination=[name.replace("%h", _hostname())]):
+                        return
+                except Exception:  # noqa: S110 (a pooled connection to a restarted Redis; the next try reconnects)
+                    pass
             raise RuntimeError(f"the test worker did not answer within 60 s; see {self.log}")
 
     def kill(self) -> None:

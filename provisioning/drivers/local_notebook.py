@@ -91,6 +91,7 @@ class LocalNotebookDriver(Driver):
             log(f"The notebook server (pid {state['pid']}) is already running; adopted it.")
             return self._outputs(resource, state, token)
         root = local_process.resource_dir(resource)
+        self._end_orphan(resource, root, token, log)
         workdir = root / "work"
         for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
             folder.mkdir(parents=True, exist_ok=True)
@@ -116,6 +117,8 @@ class LocalNotebookDriver(Driver):
             jupyter_argv(port=port, workdir=workdir), cwd=workdir, env=env, log=root / "notebook.log"
         )
         state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocated}
+        # Remembered on disk at once: a worker that dies before saving driver_state leaves no unknown server behind.
+        (root / "process.json").write_text(json.dumps(state))
         log(
             f"Started JupyterLab (pid {process['pid']}) on port {port}"
             + (f" with GPUs {allocated}" if allocated else "")
@@ -139,6 +142,19 @@ class LocalNotebookDriver(Driver):
             reason="start_timeout",
             retryable=True,
         )
+
+    def _end_orphan(self, resource, root: Path, token: str, log) -> None:
+        """A server started by an apply whose worker died before saving it: stop it, so there is never a second.
+
+        Its token was never saved (secrets are written when an apply ends), so it cannot be adopted."""
+        marker = root / "process.json"
+        if not marker.exists():
+            return
+        previous = json.loads(marker.read_text())
+        if previous.get("pid") == resource.driver_state.get("pid") or not local_process.alive(previous):
+            return
+        local_process.stop(previous)
+        log(f"Stopped the notebook server (pid {previous['pid']}) an interrupted start had left; starting it afresh.")
 
     def _answers(self, state, token) -> bool:
         try:
