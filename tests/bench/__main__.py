@@ -1,7 +1,8 @@
 """`make bench`: the portal's benchmarks, against a real portal (gunicorn, Celery worker, beat) started here.
 
 Each benchmark prints a table and writes JSON under var/bench/. Not part of `make test`. Loopback only; every loop
-is bounded. Run one with `python -m tests.bench pages` (pages, engine, notebooks); no argument runs them all.
+is bounded. Run one with `python -m tests.bench pages` (pages, engine, notebooks, terraform, load); no argument
+runs them all. BENCH_LOAD_SECONDS and BENCH_LOAD_USERS shorten or shrink the load test (default 300 s, 50 users).
 """
 
 from __future__ import annotations
@@ -82,7 +83,26 @@ class Portal:
             "from portal.models import Team; Team.objects.filter(slug='demo').update("
             "max_databases=1000, max_notebooks=100, max_storage_gb=1000000, max_gpus=8)",
         )
+        self.cookie = self._session_cookie()
         return self
+
+    def _session_cookie(self) -> str:
+        """Sign in through the login form as a browser would; the session cookie for page views."""
+        import http.cookiejar
+        from urllib.parse import urlencode
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login = opener.open(self.url + "/accounts/login/").read().decode()
+        csrf = login.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        opener.open(
+            urllib.request.Request(
+                self.url + "/accounts/login/",
+                data=urlencode({"login": "keeper", "password": PASSWORD, "csrfmiddlewaretoken": csrf}).encode(),
+                headers={"Referer": self.url + "/accounts/login/"},
+            )
+        )
+        return "; ".join(f"{c.name}={c.value}" for c in jar)
 
     def __exit__(self, *exc):
         os.killpg(self.proc.pid, signal.SIGINT)
@@ -157,22 +177,7 @@ print(Entry.objects.count(), Guide.objects.count())
 def bench_pages(portal: Portal) -> None:
     """p50/p95 and requests per second of the knowledge pages and endpoints, 1 and 20 concurrent clients."""
     print(manage("shell", "-c", SEED).strip(), "entries and guides")
-    import http.cookiejar
-
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    login = opener.open(portal.url + "/accounts/login/").read().decode()
-    csrf = login.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
-    from urllib.parse import urlencode
-
-    opener.open(
-        urllib.request.Request(
-            portal.url + "/accounts/login/",
-            data=urlencode({"login": "keeper", "password": PASSWORD, "csrfmiddlewaretoken": csrf}).encode(),
-            headers={"Referer": portal.url + "/accounts/login/"},
-        )
-    )
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    cookie = portal.cookie
     targets = {
         "/": "page",
         "/catalog/": "page",
@@ -399,13 +404,173 @@ def bench_terraform(portal: Portal) -> None:
     save("terraform", {"portal_seconds": through, "bare_seconds": bare})
 
 
+USERS_SEED = """
+from django.contrib.auth import get_user_model
+from portal.models import Membership, Team
+from rest_framework.authtoken.models import Token
+team = Team.objects.get(slug="demo")
+for i in range({n}):
+    user, _ = get_user_model().objects.get_or_create(username=f"load-{{i}}")
+    Membership.objects.get_or_create(user=user, team=team)
+    print("TOKEN", Token.objects.get_or_create(user=user)[0].key)
+"""
+
+
+def _portal_processes(portal: Portal) -> dict[str, list]:
+    import psutil
+
+    groups = {"web": [], "worker": []}
+    for child in psutil.Process(portal.proc.pid).children(recursive=True):
+        try:
+            line = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "gunicorn" in line:
+            groups["web"].append(child)
+        elif "celery" in line and " worker" in line:
+            groups["worker"].append(child)
+    return groups
+
+
+def _rss_mb(processes) -> float:
+    import psutil
+
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return round(total / 2**20, 1)
+
+
+def bench_load(portal: Portal) -> None:
+    """50 users for BENCH_LOAD_SECONDS (default 300) mixing page views, API reads and database requests.
+
+    Each user waits about a second between actions; every user asks for at most two databases and deletes them at
+    the end. Errors (5xx, timeouts) and latency per kind are reported, and the memory of the web and worker
+    processes, idle before and at the peak of the load."""
+    import random
+    import threading
+
+    users = int(os.environ.get("BENCH_LOAD_USERS", "50"))
+    seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "300"))
+    output = manage("shell", "-c", USERS_SEED.format(n=users))
+    tokens = [line.split()[1] for line in output.splitlines() if line.startswith("TOKEN ")]
+    processes = _portal_processes(portal)
+    idle = {name: _rss_mb(group) for name, group in processes.items()}
+    pages = ["/", "/catalog/", "/guides/", "/search/?q=gpu", "/resources/", "/catalog/?kind=tool"]
+    reads = ["/api/v1/resources/", "/api/v1/catalog/?search=python", "/api/v1/search/?q=notebook", "/api/v1/me/"]
+    timings: dict[str, list[float]] = {"page": [], "api": [], "request": []}
+    errors: dict[str, int] = {}
+    samples: dict[str, str] = {}
+    peak = dict(idle)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def record(kind, started, problem=None):
+        with lock:
+            timings[kind].append((time.perf_counter() - started) * 1000)
+            if problem:
+                errors[problem] = errors.get(problem, 0) + 1
+
+    def one_user(index):
+        rng = random.Random(index)
+        token = tokens[index]
+        mine = []
+        while time.monotonic() < stop_at:
+            roll = rng.random()
+            started = time.perf_counter()
+            try:
+                if roll < 0.55:
+                    kind, path = "page", rng.choice(pages)
+                    request = urllib.request.Request(portal.url + path, headers={"Cookie": portal.cookie})
+                    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+                        response.read()
+                elif roll < 0.93 or len(mine) >= 2:
+                    kind = "api"
+                    portal.call("GET", rng.choice(reads), token=token)
+                else:
+                    kind = "request"
+                    body = {"template": "postgres-database", "name": f"load-{index}-{len(mine)}", "parameters": {}}
+                    mine.append(portal.call("POST", "/api/v1/resources/", body, token=token)["id"])
+                record(kind, started)
+            except Exception as exc:  # counted, not raised: the point is to see them
+                text = str(exc)
+                code = text.split(": ", 1)[1][:3] if ": " in text else exc.__class__.__name__
+                record(kind, started, f"{kind} {code}")
+                with lock:
+                    samples.setdefault(f"{kind} {code}", text[:300])
+            time.sleep(rng.uniform(0.5, 1.5))
+        return mine
+
+    def sample_memory():
+        while time.monotonic() < stop_at:
+            for name, group in processes.items():
+                value = _rss_mb(group)
+                with lock:
+                    peak[name] = max(peak[name], value)
+            time.sleep(2)
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    with ThreadPoolExecutor(users) as pool:
+        created = [rid for mine in pool.map(one_user, range(users)) for rid in mine]
+    elapsed = time.monotonic() - started
+    ready = sum(1 for rid in created if _wait_state(portal, rid, {"ready", "failed"}, timeout=300)["state"] == "ready")
+    for rid in created:
+        portal.call("DELETE", f"/api/v1/resources/{rid}/")
+    total = sum(len(v) for v in timings.values())
+    rows = [
+        [
+            kind,
+            len(values),
+            round(statistics.median(values), 1),
+            round(percentile(values, 95), 1),
+            round(percentile(values, 99), 1),
+        ]
+        for kind, values in timings.items()
+        if values
+    ]
+    table(
+        f"Load: {users} users for {seconds:.0f} s ({total} requests, {total / elapsed:.1f} req/s; "
+        f"errors: {sum(errors.values())} {errors or ''}; databases asked {len(created)}, ready {ready})",
+        ["kind", "requests", "p50 ms", "p95 ms", "p99 ms"],
+        rows,
+    )
+    for problem, text in samples.items():
+        print(f"first {problem}: {text}")
+    table(
+        "Memory (RSS, MB, all processes of each)",
+        ["processes", "idle", "peak under load"],
+        [[name, idle[name], peak[name]] for name in idle],
+    )
+    save(
+        "load",
+        {
+            "users": users,
+            "seconds": seconds,
+            "requests": total,
+            "errors": errors,
+            "databases": {"asked": len(created), "ready": ready},
+            "latency_ms": {row[0]: {"n": row[1], "p50": row[2], "p95": row[3], "p99": row[4]} for row in rows},
+            "memory_mb": {"idle": idle, "peak": peak},
+        },
+    )
+
+
 def main(argv):
-    which = argv[1:] or ["pages", "engine", "notebooks", "terraform"]
+    which = argv[1:] or ["pages", "engine", "notebooks", "terraform", "load"]
     with Portal() as portal:
         for name in which:
-            {"pages": bench_pages, "engine": bench_engine, "notebooks": bench_notebooks, "terraform": bench_terraform}[
-                name
-            ](portal)
+            {
+                "pages": bench_pages,
+                "engine": bench_engine,
+                "notebooks": bench_notebooks,
+                "terraform": bench_terraform,
+                "load": bench_load,
+            }[name](portal)
     print(f"\nJSON results in {RESULTS}")
 
 
