@@ -170,13 +170,36 @@ Guide.objects.bulk_create([Guide(slug=f"bench-{i}", title=f"How to use {words[i 
     kind="article" if i % 2 else "guide", summary="A benchmark guide.", tags=[words[i % 11]],
     body="\\n\\n".join(f"## Step {j}\\n\\n" + " ".join(words[(i + j + k) % 11] for k in range(60)) for j in range(5)),
     steps=[{"id": f"step-{j}", "title": f"Step {j}"} for j in range(5)]) for i in range(have, 2000)], batch_size=500)
-print(Entry.objects.count(), Guide.objects.count())
+from catalog.models import Template
+from portal.models import Team
+from provisioning.models import Resource
+from django.contrib.auth import get_user_model
+template, team = Template.objects.get(slug="jupyter-notebook"), Team.objects.get(slug="demo")
+owner = get_user_model().objects.get(username="keeper")
+have = Resource.objects.filter(name__startswith="bench-").count()
+# Stopped notebooks: listed on every resource page, never polled, so they weigh on the pages and nothing else.
+Resource.objects.bulk_create([Resource(team=team, owner=owner, template=template, kind="notebook", driver="local",
+    name=f"bench-{i}", parameters={"gpus": 0}, state="stopped", status_message="Stopped.") for i in range(have, 1000)])
+print(Entry.objects.count(), Guide.objects.count(), Resource.objects.count())
+"""
+
+QUERY_COUNTS = """
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(get_user_model().objects.get(username="keeper"))
+for path in {paths!r}:
+    with CaptureQueriesContext(connection) as queries:
+        status = client.get(path).status_code
+    print("COUNT", path, status, len(queries))
 """
 
 
 def bench_pages(portal: Portal) -> None:
     """p50/p95 and requests per second of the knowledge pages and endpoints, 1 and 20 concurrent clients."""
-    print(manage("shell", "-c", SEED).strip(), "entries and guides")
+    print(manage("shell", "-c", SEED).strip().splitlines()[-1], "entries, guides and resources")
     cookie = portal.cookie
     targets = {
         "/": "page",
@@ -199,6 +222,11 @@ def bench_pages(portal: Portal) -> None:
             assert r.status == 200
         return (time.perf_counter() - started) * 1000
 
+    counts = {}
+    for line in manage("shell", "-c", QUERY_COUNTS.format(paths=list(targets))).splitlines():
+        if line.startswith("COUNT "):
+            _, path, status, count = line.split(" ")
+            counts[path] = int(count)
     rows, data = [], {}
     for path in targets:
         for clients, requests in ((1, 40), (20, 200)):
@@ -213,11 +241,12 @@ def bench_pages(portal: Portal) -> None:
                 "p95_ms": round(percentile(times, 95), 1),
                 "rps": round(requests / elapsed, 1),
             }
+            row["queries"] = counts.get(path)
             data[f"{path} x{clients}"] = row
-            rows.append([path, clients, row["p50_ms"], row["p95_ms"], row["rps"]])
+            rows.append([path, clients, row["p50_ms"], row["p95_ms"], row["rps"], row["queries"]])
     table(
-        "Pages and API with 20,000 catalog entries and 2,000 guides (gunicorn, 3 workers x 4 threads)",
-        ["path", "clients", "p50 ms", "p95 ms", "req/s"],
+        "Pages and API with 20,000 catalog entries, 2,000 guides, 1,000 resources (gunicorn, 3 workers x 4 threads)",
+        ["path", "clients", "p50 ms", "p95 ms", "req/s", "queries"],
         rows,
     )
     save("pages", {"results": data})
