@@ -243,6 +243,17 @@ def templates(db):
     return {t.slug: t for t in Template.objects.all()}
 
 
+def api_create(client, template, name, **parameters):
+    """POST /api/v1/resources/ as `client`; asserts 201 and returns the new resource."""
+    from provisioning.models import Resource
+
+    response = client.post(
+        "/api/v1/resources/", {"template": template, "name": name, "parameters": parameters}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return Resource.objects.get(pk=response.json()["id"])
+
+
 def wait_for(resource, states, timeout=30.0):
     """Poll the database until the resource reaches one of `states`; returns it fresh."""
     from provisioning.models import Resource

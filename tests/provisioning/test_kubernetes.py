@@ -11,17 +11,9 @@ from kubernetes import client as k8s
 
 from provisioning import services
 from provisioning.models import Operation, Resource, State
-from tests.conftest import wait_for
+from tests.conftest import api_create, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
-
-
-def _create(api_client, template, name, **parameters):
-    response = api_client.post(
-        "/api/v1/resources/", {"template": template, "name": name, "parameters": parameters}, format="json"
-    )
-    assert response.status_code == 201, response.json()
-    return Resource.objects.get(pk=response.json()["id"])
 
 
 def _wait_object(read, *args, timeout=20.0):
@@ -68,7 +60,7 @@ def _pod(resource, name, namespace, *, phase="Running", ready=True, waiting=None
 def test_notebook_on_the_cluster(live_worker, kube_settings, kube_api, templates, api, alice, client):
     core, apps = k8s.CoreV1Api(kube_api), k8s.AppsV1Api(kube_api)
     scientist = api(alice)
-    notebook = _create(scientist, "jupyter-notebook-k8s", "thesis", profile="gpu-1", storage_gb=20)
+    notebook = api_create(scientist, "jupyter-notebook-k8s", "thesis", profile="gpu-1", storage_gb=20)
     name, namespace = f"nb-thesis-{notebook.pk.hex[:6]}", "team-team-a"
 
     statefulset = _wait_object(apps.read_namespaced_stateful_set, name, namespace)
@@ -129,7 +121,7 @@ def test_notebook_on_the_cluster(live_worker, kube_settings, kube_api, templates
 def test_training_job_on_the_cluster_shows_its_log(live_worker, kube_settings, kube_api, templates, api, alice):
     core, batch = k8s.CoreV1Api(kube_api), k8s.BatchV1Api(kube_api)
     scientist = api(alice)
-    job = _create(
+    job = api_create(
         scientist,
         "training-job-k8s",
         "sweep",
@@ -166,7 +158,7 @@ def test_training_job_on_the_cluster_shows_its_log(live_worker, kube_settings, k
 
 def test_an_image_that_cannot_be_pulled_fails_at_once(live_worker, kube_settings, kube_api, templates, api, alice):
     core, batch = k8s.CoreV1Api(kube_api), k8s.BatchV1Api(kube_api)
-    job = _create(api(alice), "training-job-k8s", "typo", profile="cpu", command="python train.py")
+    job = api_create(api(alice), "training-job-k8s", "typo", profile="cpu", command="python train.py")
     name, namespace = f"job-typo-{job.pk.hex[:6]}", "team-team-a"
     _wait_object(batch.read_namespaced_job, name, namespace)
     waiting = {
@@ -185,7 +177,7 @@ def test_an_image_that_cannot_be_pulled_fails_at_once(live_worker, kube_settings
 def test_a_gpu_pod_with_no_room_says_so_then_fails(live_worker, kube_settings, kube_api, templates, api, alice):
     """The worker's limit for unschedulable pods is 5 s in the tests (10 minutes by default)."""
     core = k8s.CoreV1Api(kube_api)
-    notebook = _create(api(alice), "jupyter-notebook-k8s", "big", profile="gpu-1")
+    notebook = api_create(api(alice), "jupyter-notebook-k8s", "big", profile="gpu-1")
     name, namespace = f"nb-big-{notebook.pk.hex[:6]}", "team-team-a"
     _wait_object(k8s.AppsV1Api(kube_api).read_namespaced_stateful_set, name, namespace)
     pod = _pod(notebook, f"{name}-0", namespace, phase="Pending", ready=False)

@@ -12,17 +12,9 @@ import pytest
 
 from provisioning import gpus, services
 from provisioning.models import Resource, State
-from tests.conftest import wait_for
+from tests.conftest import api_create, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
-
-
-def _create(client, template, name, **parameters):
-    response = client.post(
-        "/api/v1/resources/", {"template": template, "name": name, "parameters": parameters}, format="json"
-    )
-    assert response.status_code == 201, response.json()
-    return Resource.objects.get(pk=response.json()["id"])
 
 
 def _status(url_with_token):
@@ -35,7 +27,7 @@ def _status(url_with_token):
 def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     client = api(alice)
     started = time.monotonic()
-    notebook = _create(client, "jupyter-notebook", "nb1")
+    notebook = api_create(client, "jupyter-notebook", "nb1")
     notebook = wait_for(notebook, State.READY, timeout=10)
     print(f"notebook ready after {time.monotonic() - started:.1f} s")
     secrets = client.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
@@ -62,7 +54,7 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
 
 def test_a_killed_notebook_is_noticed_and_start_brings_it_back(live_worker, templates, api, alice):
     client = api(alice)
-    notebook = wait_for(_create(client, "jupyter-notebook", "nb2"), State.READY, timeout=15)
+    notebook = wait_for(api_create(client, "jupyter-notebook", "nb2"), State.READY, timeout=15)
     os.killpg(notebook.driver_state["pid"], signal.SIGKILL)
     time.sleep(0.5)
     services.reconcile()
@@ -79,7 +71,7 @@ def test_a_running_notebook_is_adopted_after_a_restart(live_worker, templates, a
     """A new worker applying again finds the server still running and keeps it (no second server)."""
     from provisioning.drivers import get_driver
 
-    notebook = wait_for(_create(api(alice), "jupyter-notebook", "nb3"), State.READY, timeout=15)
+    notebook = wait_for(api_create(api(alice), "jupyter-notebook", "nb3"), State.READY, timeout=15)
     live_worker.stop()
     live_worker.start()
     lines = []
@@ -96,7 +88,7 @@ def test_idle_notebook_is_warned_then_stopped(live_worker, templates, api, alice
     from django.utils import timezone
 
     notebook = wait_for(
-        _create(api(alice), "jupyter-notebook", "nb4", idle_timeout_minutes=30), State.READY, timeout=15
+        api_create(api(alice), "jupyter-notebook", "nb4", idle_timeout_minutes=30), State.READY, timeout=15
     )
     # The notebook's own last activity is "now"; pretend the portal saw it 25 minutes ago by shifting the clock
     # of the rule rather than the server: a 30-minute timeout with a 10-minute warning.
@@ -114,7 +106,7 @@ def test_idle_notebook_is_warned_then_stopped(live_worker, templates, api, alice
 
 def test_default_training_job_succeeds_with_metrics(live_worker, templates, api, alice):
     client = api(alice)
-    job = _create(client, "training-job", "example")
+    job = api_create(client, "training-job", "example")
     job = wait_for(job, State.RUNNING, timeout=10)
     deadline = time.monotonic() + 60
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
@@ -143,7 +135,9 @@ def _finish(job, timeout=30):
 
 
 def test_failing_job_reports_its_exit_code(live_worker, templates, api, alice):
-    job = _create(api(alice), "training-job", "fails", command="python -c 'import sys; print(\"oops\"); sys.exit(3)'")
+    job = api_create(
+        api(alice), "training-job", "fails", command="python -c 'import sys; print(\"oops\"); sys.exit(3)'"
+    )
     wait_for(job, [State.RUNNING, State.FAILED])
     job = _finish(job)
     assert job.state == State.FAILED and job.outputs["exit_code"] == 3
@@ -151,7 +145,7 @@ def test_failing_job_reports_its_exit_code(live_worker, templates, api, alice):
 
 
 def test_job_over_its_max_runtime_is_stopped_and_says_so(live_worker, templates, api, alice):
-    job = _create(api(alice), "training-job", "slow", command="python -c 'import time; time.sleep(60)'")
+    job = api_create(api(alice), "training-job", "slow", command="python -c 'import time; time.sleep(60)'")
     # 3 seconds instead of the form's 1-minute minimum, written directly so the test stays short.
     Resource.objects.filter(pk=job.pk).update(parameters={**job.parameters, "max_runtime_minutes": 0.05})
     wait_for(job, [State.RUNNING, State.FAILED])
@@ -162,7 +156,7 @@ def test_job_over_its_max_runtime_is_stopped_and_says_so(live_worker, templates,
 
 def test_cancel_ends_the_whole_process_group(live_worker, templates, api, alice):
     client = api(alice)
-    job = _create(
+    job = api_create(
         client, "training-job", "cancel-me", command='python -c \'import subprocess; subprocess.run(["sleep", "300"])\''
     )
     job = wait_for(job, State.RUNNING)
@@ -179,9 +173,9 @@ def test_jobs_wait_for_gpus_in_order(live_worker, templates, api, alice, team_a)
     team_a.max_gpus = 4
     team_a.save()
     client = api(alice)
-    first = _create(client, "training-job", "big", gpus=2, command="python -c 'import time; time.sleep(4)'")
+    first = api_create(client, "training-job", "big", gpus=2, command="python -c 'import time; time.sleep(4)'")
     first = wait_for(first, State.RUNNING)
-    second = _create(
+    second = api_create(
         client,
         "training-job",
         "small",
@@ -199,7 +193,7 @@ def test_jobs_wait_for_gpus_in_order(live_worker, templates, api, alice, team_a)
 
 
 def test_jobs_see_no_portal_secrets(live_worker, templates, api, alice):
-    job = _create(
+    job = api_create(
         api(alice),
         "training-job",
         "env-check",
