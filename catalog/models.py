@@ -67,6 +67,20 @@ class Template(TimeStamped):
     def needs_approval(self, parameters: dict) -> bool:
         return approval_matches(self.approval_rule or {}, parameters)
 
+    def save(self, *args, **kwargs):
+        self.sync_profile_choices()
+        super().save(*args, **kwargs)
+
+    def sync_profile_choices(self) -> None:
+        """The form's `profile` choices follow the profiles Keepers define in `config.profiles` (Kubernetes)."""
+        profiles = (self.config or {}).get("profiles")
+        choice = (self.parameters_schema or {}).get("properties", {}).get("profile")
+        if isinstance(profiles, dict) and isinstance(choice, dict):
+            choice["enum"] = list(profiles)
+            choice["x-labels"] = {key: (p or {}).get("label", key) for key, p in profiles.items()}
+            if choice.get("default") not in profiles:
+                choice.pop("default", None)
+
 
 def approval_matches(rule: dict, parameters: dict) -> bool:
     """Whether a request with these parameters needs a Keeper's approval under `rule`."""

@@ -14,16 +14,11 @@ KUBE_PROFILES = Path(__file__).resolve().parents[2] / "kube_profiles.yaml"
 
 
 def with_profiles(fields: dict) -> dict:
-    """`config: {profiles: default}` takes the bundled Kubernetes profiles; the form's choices follow them."""
+    """`config: {profiles: default}` takes the bundled Kubernetes profiles."""
     config = dict(fields.get("config") or {})
     if config.get("profiles") == "default":
         config["profiles"] = yaml.safe_load(KUBE_PROFILES.read_text())
-    if isinstance(config.get("profiles"), dict):
-        schema = fields["parameters_schema"]
-        choice = schema["properties"]["profile"]
-        choice["enum"] = list(config["profiles"])
-        choice["x-labels"] = {key: p.get("label", key) for key, p in config["profiles"].items()}
-    return {**fields, "config": config}
+    return {**fields, "config": config}  # Template.save() makes the form's choices follow the profiles
 
 
 class Command(BaseCommand):

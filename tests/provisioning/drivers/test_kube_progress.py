@@ -153,3 +153,18 @@ def test_preview_prints_every_manifest_as_yaml(templates):
     assert documents[0]["metadata"]["name"] == "team-vision"
     assert documents[2]["spec"]["resources"]["requests"]["storage"] == "30Gi"
     assert documents[3]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_the_size_choices_follow_the_profiles_keepers_edit(templates):
+    template = templates["jupyter-notebook-k8s"]
+    assert template.parameters_schema["properties"]["profile"]["enum"] == ["cpu", "gpu-1", "gpu-4"]
+    template.config["profiles"] = {
+        "small": {"label": "Small (1 core)", "image": "quay.io/jupyter/minimal-notebook:2025-10-20", "cpu": "1"},
+        "cpu": template.config["profiles"]["cpu"],
+    }
+    template.save()
+    template.refresh_from_db()
+    choice = template.parameters_schema["properties"]["profile"]
+    assert choice["enum"] == ["small", "cpu"]
+    assert choice["x-labels"] == {"small": "Small (1 core)", "cpu": "CPU (2 cores, 8 GB)"}
+    assert choice["default"] == "cpu"
