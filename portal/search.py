@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from catalog.models import Entry, Template
+from catalog.models import Entry
 from guides.models import Guide
 from portal.permissions import scope_to_teams
-from provisioning.drivers import unavailable_drivers
 from provisioning.models import Resource, State
+from provisioning.selectors import template_list
 
 START, STOP = "\x02", "\x03"
 MAX_TERMS = 8
@@ -104,8 +104,8 @@ def search(*, user, text: str, limit: int = 20) -> list[Hit]:
             )
         )
     templates = (
-        Template.objects.filter(enabled=True, search_vector=query)
-        .exclude(driver__in=unavailable_drivers())
+        template_list()
+        .filter(search_vector=query)
         .annotate(rank=rank, snippet=_headline(query))
         .order_by("-rank")
         .values("slug", "name", "rank", "snippet")[:limit]

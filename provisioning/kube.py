@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from provisioning.drivers.base import DriverError
+
 logger = logging.getLogger(__name__)
 
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")  # noqa: S105 (a path, not a secret)
@@ -26,12 +28,12 @@ _clients: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-class KubeError(Exception):
+class KubeError(DriverError):
     """The cluster answered with an error we do not handle, or did not answer after the retries."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.message, self.status, self.retryable = message, status, retryable
+        super().__init__(message, reason="kubernetes", retryable=retryable)
+        self.status = status
 
 
 def in_cluster() -> bool:
@@ -173,6 +175,20 @@ def patch(kind: str, name: str, namespace: str, body: dict) -> dict:
     except ApiException as exc:
         raise KubeError(f"Could not update the {kind} {name}: {_reason(exc)}", status=exc.status) from None
     return api_client().sanitize_for_serialization(patched)
+
+
+def scale(kind: str, name: str, namespace: str, replicas: int) -> bool:
+    """Set the replicas through the scale subresource; False when the object does not exist."""
+    from kubernetes.client.exceptions import ApiException
+
+    api, suffix = _api_for(kind)
+    try:
+        call(getattr(api, f"patch_{suffix}_scale"), name, namespace, {"spec": {"replicas": replicas}}, what="scale")
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise KubeError(f"Could not scale the {kind} {name}: {_reason(exc)}", status=exc.status) from None
+    return True
 
 
 def delete(kind: str, name: str, namespace: str) -> bool:

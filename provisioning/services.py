@@ -142,7 +142,8 @@ def resource_request(
         raise PortalError(
             f"The template '{template.name}' is switched off; pick another one.", code="template_disabled"
         )
-    if not get_driver(template.driver, template.resource_kind).available():
+    driver = get_driver(template.driver, template.resource_kind)
+    if not driver.available():
         raise PortalError(
             f"'{template.name}' is not offered here: the portal has no {template.driver} cluster configured.",
             code="template_unavailable",
@@ -154,7 +155,6 @@ def resource_request(
         errors["name"] = problem
     clean, parameter_errors = parameters_validate(template.parameters_schema, parameters)
     errors.update(parameter_errors)
-    driver = get_driver(template.driver, template.resource_kind)
     if not errors:
         errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
@@ -467,8 +467,7 @@ class OperationLog:
         return text
 
     def __call__(self, text: str) -> None:
-        for secret in self.mask:
-            text = text.replace(secret, "********")
+        text = self._masked(text)
         stamp = timezone.now().strftime("%H:%M:%S")
         self.operation.append_log("\n".join(f"[{stamp}] {line}" for line in text.rstrip("\n").splitlines()))
 

@@ -27,7 +27,7 @@ from provisioning.drivers.kube_manifests import (
     object_name,
 )
 from provisioning.drivers.local_job import split_command
-from provisioning.drivers.local_notebook import _parse_time
+from provisioning.drivers.local_notebook import jupyter_last_activity
 
 STATE_VERSION = 1
 POLL_SECONDS = 1.0
@@ -103,19 +103,13 @@ class KubernetesDriver(Driver):
     def _write(self, manifests: list[dict], log) -> dict[str, dict]:
         written = {}
         for manifest in manifests:
-            try:
-                written[manifest["kind"]] = kube.create_or_patch(manifest)
-            except kube.KubeError as exc:
-                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            written[manifest["kind"]] = kube.create_or_patch(manifest)
             log(f"Wrote {manifest['kind']} {manifest['metadata']['namespace']}/{manifest['metadata']['name']}.")
         return written
 
     def _ensure_namespace(self, resource, log) -> str:
         manifest = namespace_manifest(resource.team.slug)
-        try:
-            kube.ensure_namespace(manifest)
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        kube.ensure_namespace(manifest)
         return manifest["metadata"]["name"]
 
     def _wait_for_pod(self, resource, log, *, namespace, pod_name, gpus, until: set[str], give_up_after=None):
@@ -124,11 +118,8 @@ class KubernetesDriver(Driver):
         started = time.monotonic()
         last = None
         while True:
-            try:
-                pod = kube.read("Pod", pod_name, namespace) if pod_name else self._newest_pod(resource, namespace)
-                events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
-            except kube.KubeError as exc:
-                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            pod = kube.read("Pod", pod_name, namespace) if pod_name else self._newest_pod(resource, namespace)
+            events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
             state = kube.pod_progress(pod, events, gpus=gpus)
             if state.message != last:
                 progress(state.message)
@@ -137,14 +128,12 @@ class KubernetesDriver(Driver):
                 return state
             if state.fatal or state.phase == "failed":
                 raise DriverError(state.message, reason="pod_failed")
-            if state.unschedulable:
-                waited = _since(self._scheduled_since(pod))
-                if waited > settings.KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS:
-                    raise DriverError(
-                        f"{state.message} It waited {round(waited / 60)} minutes for room on the cluster; pick a "
-                        "smaller profile, or try again later.",
-                        reason="unschedulable",
-                    )
+            if waited := self._unschedulable_too_long(state, pod):
+                raise DriverError(
+                    f"{state.message} It waited {round(waited / 60)} minutes for room on the cluster; pick a "
+                    "smaller profile, or try again later.",
+                    reason="unschedulable",
+                )
             elapsed = time.monotonic() - started
             if give_up_after is not None and elapsed > give_up_after:
                 return state
@@ -158,11 +147,14 @@ class KubernetesDriver(Driver):
             time.sleep(POLL_SECONDS)
 
     @staticmethod
-    def _scheduled_since(pod) -> str | None:
-        for condition in ((pod or {}).get("status") or {}).get("conditions") or []:
-            if condition.get("type") == "PodScheduled":
-                return condition.get("lastTransitionTime")
-        return None
+    def _unschedulable_too_long(progress, pod) -> float:
+        """Seconds the pod has found no node, when that is past the limit; 0 otherwise."""
+        if not progress.unschedulable:
+            return 0.0
+        conditions = ((pod or {}).get("status") or {}).get("conditions") or []
+        since = next((c.get("lastTransitionTime") for c in conditions if c.get("type") == "PodScheduled"), None)
+        waited = _since(since)
+        return waited if waited > settings.KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS else 0.0
 
     def _newest_pod(self, resource, namespace) -> dict | None:
         pods = kube.pods_of(namespace, str(resource.id))
@@ -230,7 +222,6 @@ class KubeNotebookDriver(KubernetesDriver):
             "namespace": namespace,
             "name": name,
             "pod": f"{name}-0",
-            "objects": [m["kind"] for m in manifests],
             "profile": key,
             "profile_spec": profile,
         }
@@ -269,32 +260,24 @@ class KubeNotebookDriver(KubernetesDriver):
         for manifest in manifests:
             if manifest["kind"] in ("StatefulSet", "Namespace"):
                 continue
-            try:
-                kube.patch(
-                    manifest["kind"],
-                    manifest["metadata"]["name"],
-                    namespace,
-                    {"metadata": {"ownerReferences": [reference]}},
-                )
-            except kube.KubeError as exc:
-                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            kube.patch(
+                manifest["kind"],
+                manifest["metadata"]["name"],
+                namespace,
+                {"metadata": {"ownerReferences": [reference]}},
+            )
 
     def poll(self, resource) -> Status:
         state = resource.driver_state or {}
         if not state.get("name"):
             return Status("pending")
-        try:
-            statefulset = kube.read("StatefulSet", state["name"], state["namespace"])
-            if statefulset is None:
-                return Status(
-                    "missing", "The notebook's server is gone from the cluster. Delete it and request a new one."
-                )
-            if not (statefulset.get("spec") or {}).get("replicas"):
-                return Status("stopped", "Stopped; your files are kept.")
-            pod = kube.read("Pod", state["pod"], state["namespace"])
-            events = kube.events_of(state["namespace"], state["pod"]) if pod else []
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=True) from None
+        statefulset = kube.read("StatefulSet", state["name"], state["namespace"])
+        if statefulset is None:
+            return Status("missing", "The notebook's server is gone from the cluster. Delete it and request a new one.")
+        if not (statefulset.get("spec") or {}).get("replicas"):
+            return Status("stopped", "Stopped; your files are kept.")
+        pod = kube.read("Pod", state["pod"], state["namespace"])
+        events = kube.events_of(state["namespace"], state["pod"]) if pod else []
         progress = kube.pod_progress(pod, events, gpus=int(state.get("profile_spec", {}).get("gpus") or 0))
         if progress.fatal:
             return Status("failed", progress.message)
@@ -310,21 +293,8 @@ class KubeNotebookDriver(KubernetesDriver):
         url, token = resource.outputs.get("url", ""), resource.secrets.get("token", "")
         if not url.endswith("/lab") or not token:
             return None
-        import json
-        import urllib.request
-
-        base = url[: -len("/lab")]
         try:
-            last = None
-            for path in ("/api/status", "/api/kernels"):
-                request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})  # noqa: S310
-                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (our notebook's URL)
-                    body = json.loads(response.read())
-                if path == "/api/status":
-                    last = _parse_time(body.get("last_activity"))
-                elif any(k.get("execution_state") == "busy" for k in body):
-                    last = timezone.now()  # a kernel at work is not idle
-            return last
+            return jupyter_last_activity(url[: -len("/lab")], token, timeout=2)
         except (OSError, ValueError):
             return None
 
@@ -333,24 +303,9 @@ class KubeNotebookDriver(KubernetesDriver):
         if not state.get("name"):
             log("The notebook was never started.")
             return
-        from kubernetes.client.exceptions import ApiException
-
-        apps = kube._api_for("StatefulSet")[0]
-        try:
-            kube.call(
-                apps.patch_namespaced_stateful_set_scale,
-                state["name"],
-                state["namespace"],
-                {"spec": {"replicas": 0}},
-                what="stop the notebook",
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                log("The notebook's server was already gone.")
-                return
-            raise DriverError(f"Could not stop the notebook: {kube._reason(exc)}", reason="kubernetes") from None
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        if not kube.scale("StatefulSet", state["name"], state["namespace"], 0):
+            log("The notebook's server was already gone.")
+            return
         log("Scaled the notebook to 0: its server stops, its volume and your files are kept.")
 
     def start(self, resource, log) -> Outputs:
@@ -360,16 +315,10 @@ class KubeNotebookDriver(KubernetesDriver):
         state = resource.driver_state or {}
         namespace = state.get("namespace") or namespace_for(resource.team.slug)
         name = state.get("name") or object_name(resource, "nb")
-        if not kube.configured():
-            raise DriverError(
-                "No Kubernetes cluster is configured; the notebook cannot be removed.", reason="no_cluster"
-            )
+        self._connect()
         for kind in ("Ingress", "Service", "StatefulSet", "PersistentVolumeClaim", "Secret"):
-            try:
-                if kube.delete(kind, name, namespace):
-                    log(f"Deleted {kind} {namespace}/{name}.")
-            except kube.KubeError as exc:
-                raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+            if kube.delete(kind, name, namespace):
+                log(f"Deleted {kind} {namespace}/{name}.")
 
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
@@ -402,16 +351,13 @@ class KubeJobDriver(KubernetesDriver):
         namespace = self._ensure_namespace(resource, log)
         manifest = self._build(resource, profile, resource.template.config)
         name = manifest["metadata"]["name"]
-        try:
-            existing = kube.read("Job", name, namespace)
-            if existing is not None and kube.job_outcome(existing) is not None:
-                # Run again (retry): a finished Job cannot be restarted, so it is replaced.
-                kube.delete("Job", name, namespace)
-                log(f"Removed the earlier, finished run {name}.")
-                self._wait_gone(name, namespace)
-                existing = None
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        existing = kube.read("Job", name, namespace)
+        if existing is not None and kube.job_outcome(existing) is not None:
+            # Run again (retry): a finished Job cannot be restarted, so it is replaced.
+            kube.delete("Job", name, namespace)
+            log(f"Removed the earlier, finished run {name}.")
+            self._wait_gone(name, namespace)
+            existing = None
         if existing is None:
             self._write([manifest], log)
         else:
@@ -458,12 +404,9 @@ class KubeJobDriver(KubernetesDriver):
         state = resource.driver_state or {}
         if not state.get("name"):
             return Status("pending")
-        try:
-            job = kube.read("Job", state["name"], state["namespace"])
-            pod = self._newest_pod(resource, state["namespace"])
-            events = kube.events_of(state["namespace"], pod["metadata"]["name"]) if pod else []
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=True) from None
+        job = kube.read("Job", state["name"], state["namespace"])
+        pod = self._newest_pod(resource, state["namespace"])
+        events = kube.events_of(state["namespace"], pod["metadata"]["name"]) if pod else []
         progress = kube.pod_progress(pod, events, gpus=int(state.get("profile_spec", {}).get("gpus") or 0))
         outputs = dict(resource.outputs)
         if progress.exit_code is not None:
@@ -473,40 +416,26 @@ class KubeJobDriver(KubernetesDriver):
         outcome = kube.job_outcome(job)
         if outcome is not None:
             return Status(outcome[0], outcome[1], outputs=outputs)
-        if progress.fatal:
-            return Status("failed", progress.message, outputs=outputs)
-        if progress.phase == "succeeded":
-            return Status("succeeded", progress.message, outputs=outputs)
-        if progress.phase == "failed":
-            return Status("failed", progress.message, outputs=outputs)
-        if (
-            progress.unschedulable
-            and _since(self._scheduled_since(pod)) > settings.KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS
-        ):
+        if progress.fatal or progress.phase in ("succeeded", "failed"):
+            return Status("failed" if progress.fatal else progress.phase, progress.message, outputs=outputs)
+        if self._unschedulable_too_long(progress, pod):
             return Status("failed", f"{progress.message} It waited too long for room on the cluster.", outputs=outputs)
         return Status("running", "Running." if progress.phase in ("running", "ready") else progress.message)
 
     def stop(self, resource, log) -> None:
         state = resource.driver_state or {}
-        try:
-            if state.get("name") and kube.delete("Job", state["name"], state["namespace"]):
-                log("Cancelled the job: the cluster ends its pod.")
-            else:
-                log("The job was not running.")
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        if state.get("name") and kube.delete("Job", state["name"], state["namespace"]):
+            log("Cancelled the job: the cluster ends its pod.")
+        else:
+            log("The job was not running.")
 
     def destroy(self, resource, log) -> None:
-        if not kube.configured():
-            raise DriverError("No Kubernetes cluster is configured; the job cannot be removed.", reason="no_cluster")
+        self._connect()
         state = resource.driver_state or {}
         name = state.get("name") or object_name(resource, "job")
         namespace = state.get("namespace") or namespace_for(resource.team.slug)
-        try:
-            if kube.delete("Job", name, namespace):
-                log(f"Deleted Job {namespace}/{name} and its pods.")
-        except kube.KubeError as exc:
-            raise DriverError(exc.message, reason="kubernetes", retryable=exc.retryable) from None
+        if kube.delete("Job", name, namespace):
+            log(f"Deleted Job {namespace}/{name} and its pods.")
 
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)

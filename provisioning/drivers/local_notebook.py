@@ -43,18 +43,26 @@ def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
     return argv
 
 
-def _api(state: dict, token: str, path: str, timeout: float = 3.0):
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{state['port']}{path}", headers={"Authorization": f"token {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (our own loopback URL)
+def _get(base_url: str, token: str, path: str, timeout: float = 3.0):
+    request = urllib.request.Request(base_url + path, headers={"Authorization": f"token {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (a notebook server of ours)
         return json.loads(response.read())
 
 
-def _parse_time(value: str | None):
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _loopback(state: dict) -> str:
+    return f"http://127.0.0.1:{state['port']}"
+
+
+def jupyter_last_activity(base_url: str, token: str, timeout: float = 3.0):
+    """Jupyter Server's own last activity; now when a kernel is busy (a kernel at work is not idle, whatever the
+    browser does). Raises OSError / ValueError when the server does not answer."""
+    status = _get(base_url, token, "/api/status", timeout)
+    if any(k.get("execution_state") == "busy" for k in _get(base_url, token, "/api/kernels", timeout)):
+        from django.utils import timezone
+
+        return timezone.now()
+    value = status.get("last_activity")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 @register
@@ -158,7 +166,7 @@ class LocalNotebookDriver(Driver):
 
     def _answers(self, state, token) -> bool:
         try:
-            _api(state, token, "/api/status", timeout=1.0)
+            _get(_loopback(state), token, "/api/status", timeout=1.0)
             return True
         except (OSError, urllib.error.URLError, ValueError):
             return False
@@ -167,17 +175,10 @@ class LocalNotebookDriver(Driver):
         state = resource.driver_state
         if not local_process.alive(state):
             return Status("failed", "The notebook server stopped unexpectedly. Start it again: your files are kept.")
-        token = resource.secrets.get("token", "")
         try:
-            status = _api(state, token, "/api/status")
-            kernels = _api(state, token, "/api/kernels")
+            last = jupyter_last_activity(_loopback(state), resource.secrets.get("token", ""))
         except (OSError, urllib.error.URLError, ValueError):
             return Status("ready", "Running, but not answering right now.")
-        last = _parse_time(status.get("last_activity"))
-        if any(k.get("execution_state") == "busy" for k in kernels):
-            from django.utils import timezone
-
-            last = timezone.now()  # a kernel at work is not idle, whatever the browser does
         return Status("ready", last_activity_at=last)
 
     def stop(self, resource, log) -> None:
