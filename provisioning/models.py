@@ -111,6 +111,29 @@ class Resource(models.Model):
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
 
+    def save(self, *args, **kwargs):
+        """Every state write goes through here; listeners hear of a change once it commits (portal.signals)."""
+        old_state = getattr(self, "_saved_state", None)
+        super().save(*args, **kwargs)
+        if old_state != self.state:
+            from portal.signals import resource_state_changed, send_after_commit
+
+            send_after_commit(
+                resource_state_changed,
+                sender=Resource,
+                resource=self,
+                old_state=old_state,
+                new_state=self.state,
+                message=self.status_message,
+            )
+            self._saved_state = self.state
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_state = instance.__dict__.get("state")
+        return instance
+
     @property
     def secrets(self) -> dict:
         return decrypt_json(self.secrets_encrypted)
@@ -211,15 +234,31 @@ class Operation(models.Model):
     def finish(self) -> None:
         self.state, self.finished_at = OperationState.SUCCEEDED, timezone.now()
         self.save(update_fields=["state", "finished_at"])
+        self._finished("succeeded")
 
     def fail(self, error: str, *, errored: bool = False) -> None:
         self.state = OperationState.ERRORED if errored else OperationState.FAILED
         self.error, self.finished_at = error[:5000], timezone.now()
         self.save(update_fields=["state", "error", "finished_at"])
+        self._finished(self.state)
 
     def cancel(self, reason: str) -> None:
         self.state, self.error, self.finished_at = OperationState.CANCELLED, reason, timezone.now()
         self.save(update_fields=["state", "error", "finished_at"])
+        self._finished("cancelled")
+
+    def _finished(self, outcome: str) -> None:
+        from portal.signals import operation_finished, send_after_commit
+
+        duration = (self.finished_at - self.started_at).total_seconds() if self.started_at else None
+        send_after_commit(
+            operation_finished,
+            sender=Operation,
+            operation=self,
+            resource=self.resource,
+            outcome=outcome,
+            duration_seconds=duration,
+        )
 
 
 class Event(models.Model):

@@ -19,6 +19,7 @@ from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.models import Team
 from portal.permissions import can_admin_team, can_use_team, is_keeper
+from portal.signals import resource_warning, send_after_commit
 from provisioning import gpus
 from provisioning.drivers import DriverError, Queued, get_driver
 from provisioning.models import (
@@ -802,6 +803,14 @@ def _cull_idle(resource) -> None:
         )
         Resource.objects.filter(pk=resource.pk).update(warning=warning)
         _event(resource, warning, level=Event.Level.WARNING)
+        send_after_commit(
+            resource_warning,
+            sender=Resource,
+            resource=resource,
+            warning="idle",
+            message=warning,
+            at=resource.last_activity_at + limit,
+        )
     elif idle < warn_at and resource.warning:
         Resource.objects.filter(pk=resource.pk).update(warning="")
 
