@@ -237,12 +237,8 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
-CELERY_BEAT_SCHEDULE = {
-    "reconcile": {
-        "task": "provisioning.reconcile",
-        "schedule": float(env.int("RECONCILE_INTERVAL_SECONDS", default=30)),
-    },
-}
+# The beat schedule is gathered from each app's `tasks.BEAT_SCHEDULE` (portal/celery.py).
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 
 # Provisioning
 # The server where `postgres-database` resources are made (default: the portal's own server).

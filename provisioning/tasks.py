@@ -5,6 +5,11 @@ from django.conf import settings
 
 from provisioning import services
 
+# Run by `celery beat` (gathered in portal/celery.py).
+BEAT_SCHEDULE = {
+    "reconcile": {"task": "provisioning.reconcile", "schedule": float(settings.RECONCILE_INTERVAL_SECONDS)},
+}
+
 
 @shared_task(
     bind=True,

@@ -336,6 +336,60 @@ def live_worker(worker_process, transactional_db):
     _drain()
 
 
+class BeatProcess:
+    """A real `celery beat` process on the test Redis; its schedule comes from each app's `tasks.BEAT_SCHEDULE`."""
+
+    def __init__(self, env: dict, folder: Path):
+        self.env, self.folder = env, folder
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, **env_overrides: str) -> None:
+        env = dict(self.env, **env_overrides)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.folder / "celerybeat-schedule"),
+                "--max-interval",
+                "1",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=(self.folder / "beat.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def beat_process(live_worker, tmp_path):
+    """Start a real beat with `beat_process.start(SOME_INTERVAL_SECONDS="1")`; stopped after the test.
+
+    Settings given to `start` reach beat only; a test that needs the worker to see them too restarts the worker.
+    """
+    beat = BeatProcess(live_worker.env, tmp_path)
+    yield beat
+    beat.stop()
+
+
 def _drain(timeout: float = 20.0) -> None:
     """Let the worker finish what the test started, then empty the queue, before the database is flushed."""
     from portal.celery import app

@@ -29,7 +29,8 @@ def test_request_writes_resource_queued_operation_and_audit(
     assert resource.parameters == {"storage_gb": 5, "connection_limit": 20}
     assert [op.action for op in resource.operations.all()] == ["create"]
     assert resource.operations.get().state == "queued"
-    assert len(callbacks) == 1  # the doorbell rings only after commit
+    # The doorbell rings only after commit (the other callback tells listeners of the new request).
+    assert [callback.__qualname__ for callback in callbacks].count("_enqueue.<locals>.<lambda>") == 1
     assert AuditEvent.objects.filter(action="resource.request", target_id=str(resource.pk)).exists()
     assert resource.events.count() == 1
 
