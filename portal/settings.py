@@ -273,7 +273,7 @@ TERRAFORM_STATE_URL = env.str("TERRAFORM_STATE_URL", default="") or DATABASE_URL
 TERRAFORM_STATE_SCHEMA = env.str("TERRAFORM_STATE_SCHEMA", default="terraform_state")
 # A Terraform CLI configuration file (provider mirror, plugin cache for air-gapped sites); default: ours, empty.
 TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")
-# Folders Keepers may point Terraform templates at, besides provisioning/terraform/modules/.
+# Folders Keepers may point Terraform templates at, besides provisioning/drivers/terraform/modules/.
 TERRAFORM_MODULE_PATHS = env.list("TERRAFORM_MODULE_PATHS", default=[])
 DRIFT_CHECK_INTERVAL_SECONDS = env.int("DRIFT_CHECK_INTERVAL_SECONDS", default=3600)
 

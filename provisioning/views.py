@@ -268,9 +268,9 @@ def keeper_modules(request):
 
     from catalog.models import ResourceKind
     from portal.permissions import is_keeper
-    from provisioning.terraform.engine import TerraformError
-    from provisioning.terraform.schema import module_schema
-    from provisioning.terraform.templates import available_modules, template_from_module
+    from provisioning.drivers.terraform.engine import TerraformError
+    from provisioning.drivers.terraform.schema import module_schema
+    from provisioning.drivers.terraform.templates import available_modules, template_from_module
 
     if not is_keeper(request.user):
         raise PermissionDenied

@@ -201,7 +201,7 @@ def test_same_form_submitted_twice_makes_one_resource(templates, signed_in, alic
 def test_a_killed_worker_is_recovered_by_reconcile(live_worker, templates, team_a, alice, settings):
     """SIGKILL the worker while it creates a database; a new worker plus reconcile finish it, once."""
     from provisioning.drivers.names import physical_name
-    from provisioning.drivers.postgres import LOCK_NAMESPACE
+    from provisioning.drivers.postgres.driver import LOCK_NAMESPACE
 
     resource = services.resource_request(
         template=templates["postgres-database"], team=team_a, owner=alice, name="crashy", parameters={}

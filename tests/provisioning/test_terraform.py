@@ -10,11 +10,11 @@ from django.conf import settings
 
 from catalog.models import Template
 from provisioning import services
+from provisioning.drivers.terraform.engine import MODULES_DIR, TerraformError, Workspace, fmt_check, terraform_env
+from provisioning.drivers.terraform.schema import module_schema
+from provisioning.drivers.terraform.templates import template_from_module
 from provisioning.forms import ResourceForm
 from provisioning.models import Event, Operation, Resource, State
-from provisioning.terraform.engine import MODULES_DIR, TerraformError, Workspace, fmt_check, terraform_env
-from provisioning.terraform.schema import module_schema
-from provisioning.terraform.templates import template_from_module
 from tests.conftest import wait_for
 
 FIXTURE = Path(settings.BASE_DIR) / "tests" / "fixtures" / "terraform" / "every-type"

@@ -1,4 +1,4 @@
-"""Training jobs as local processes: the command runs in its own folder, supervised by provisioning/jobrunner.py."""
+"""Training jobs as local processes: the command runs in its own folder, supervised by jobrunner.py beside it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from provisioning import gpus
-from provisioning import jobrunner as jobrunner_module
-from provisioning.drivers import local_process
 from provisioning.drivers.base import Driver, Outputs, Status, register
+from provisioning.drivers.local import jobrunner as jobrunner_module
+from provisioning.drivers.local import process as local_process
 
 STATE_VERSION = 1
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

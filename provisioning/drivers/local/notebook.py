@@ -16,8 +16,8 @@ from pathlib import Path
 from django.conf import settings
 
 from provisioning import gpus
-from provisioning.drivers import local_process
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
+from provisioning.drivers.local import process as local_process
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60

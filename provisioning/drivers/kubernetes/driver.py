@@ -16,9 +16,9 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning import kube
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
-from provisioning.drivers.kube_manifests import (
+from provisioning.drivers.kubernetes import client as kube
+from provisioning.drivers.kubernetes.manifests import (
     ManifestError,
     job_manifest,
     namespace_for,
@@ -26,8 +26,8 @@ from provisioning.drivers.kube_manifests import (
     notebook_manifests,
     object_name,
 )
-from provisioning.drivers.local_job import split_command
-from provisioning.drivers.local_notebook import jupyter_last_activity
+from provisioning.drivers.local.job import split_command
+from provisioning.drivers.local.notebook import jupyter_last_activity
 
 STATE_VERSION = 1
 POLL_SECONDS = 1.0
