@@ -15,9 +15,11 @@ from catalog.models import ResourceKind
 from portal.errors import NotAllowed, NotFound, PortalError
 from portal.selectors import current_team
 from provisioning import selectors, services
+from provisioning.actions import ACTIONS, action_run, preview_enqueue
 from provisioning.drivers import DriverError, get_driver
 from provisioning.forms import ResourceForm
 from provisioning.models import State
+from provisioning.policy import allowed_actions
 from provisioning.quotas import quota_summary
 
 
@@ -136,7 +138,7 @@ def _detail_context(request, resource):
         "events": selectors.resource_timeline(resource),
         "operations": operations,
         "operation": selectors.operation_latest(resource),
-        "actions": services.allowed_actions(resource, request.user),
+        "actions": allowed_actions(resource, request.user),
         "program_output": _program_output(resource),
         "runtime_seconds": _runtime_seconds(resource),
     }
@@ -164,33 +166,23 @@ def resource_live(request, resource_id):
     return render(request, "provisioning/_resource_live.html", _detail_context(request, resource))
 
 
-ACTIONS = {
-    "stop": (services.resource_stop, "Stopping '{name}'. Your files are kept."),
-    "cancel": (services.resource_cancel, "Cancelling '{name}'."),
-    "reapply": (services.resource_reapply, "Applying '{name}' again."),
-    "start": (services.resource_start, "Starting '{name}' again."),
-    "retry": (services.resource_retry, "Trying '{name}' again."),
-    "delete": (services.resource_delete, "Deleting '{name}'."),
-    "approve": (services.resource_approve, "Approved '{name}'; it is being created."),
-    "reject": (services.resource_reject, "Rejected '{name}'; the requester sees your reason."),
-}
-
-
 @require_POST
 def resource_action(request, resource_id, action):
     resource = _resource_or_404(request, resource_id)
     if action not in ACTIONS:
         raise Http404("No such action")
-    service, done = ACTIONS[action]
-    kwargs = {"resource": resource, "user": request.user, "request": request}
-    if action in ("approve", "reject"):
-        kwargs["reason"] = request.POST.get("reason", "").strip()
     try:
-        service(**kwargs)
+        action_run(
+            action=action,
+            resource=resource,
+            user=request.user,
+            request=request,
+            reason=request.POST.get("reason", "").strip(),
+        )
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, done.format(name=resource.name))
+        messages.success(request, ACTIONS[action].done.format(name=resource.name))
     if action == "delete" and not request.htmx:
         return redirect(request.POST.get("next") or reverse("provisioning:detail", args=[resource.id]))
     return redirect("provisioning:detail", resource_id=resource.id)
@@ -242,10 +234,10 @@ def resource_preview(request, slug):
 
         text = preview_now(template=template, team=team, name=form.cleaned_data["name"], parameters=form.parameters())
         return render(request, "provisioning/_preview.html", {"text": text})
-    from provisioning.tasks import preview
-
-    task = preview.delay(template.id, team.id, request.user.id, form.cleaned_data["name"], form.parameters())
-    return render(request, "provisioning/_preview.html", {"task_id": task.id})
+    task_id = preview_enqueue(
+        template=template, team=team, user=request.user, name=form.cleaned_data["name"], parameters=form.parameters()
+    )
+    return render(request, "provisioning/_preview.html", {"task_id": task_id})
 
 
 def resource_preview_result(request, task_id):

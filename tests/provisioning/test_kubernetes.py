@@ -9,7 +9,7 @@ import time
 import pytest
 from kubernetes import client as k8s
 
-from provisioning import services
+from provisioning import control, services
 from provisioning.models import Operation, Resource, State
 from tests.conftest import api_create, wait_for
 
@@ -147,7 +147,7 @@ def test_training_job_on_the_cluster_shows_its_log(live_worker, kube_settings, k
     batch.patch_namespaced_job_status(
         name, namespace, {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}
     )
-    services.poll_running()
+    control.poll_running()
     job = wait_for(job, State.SUCCEEDED)
     assert job.status_message == "Finished successfully."
 

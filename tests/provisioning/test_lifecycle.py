@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from portal.models import AuditEvent
-from provisioning import services
+from provisioning import control, services
 from provisioning.models import Operation, Resource, State
 from tests.conftest import wait_for
 
@@ -221,9 +221,9 @@ def test_a_killed_worker_is_recovered_by_reconcile(live_worker, templates, team_
         blocker.close()
     assert Operation.objects.get(pk=operation.pk).state == "running"  # left behind by the dead worker
     live_worker.start()
-    assert services.reconcile()["taken_over"] == 0  # its heartbeat is still fresh: not yet taken over
+    assert control.reconcile()["taken_over"] == 0  # its heartbeat is still fresh: not yet taken over
     time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
-    assert services.reconcile()["taken_over"] == 1
+    assert control.reconcile()["taken_over"] == 1
     resource = wait_for(resource, State.READY, timeout=20)
     operation.refresh_from_db()
     assert operation.state == "succeeded" and operation.attempt == 2
@@ -244,7 +244,7 @@ def test_failure_leaves_a_retryable_state(live_worker, templates, team_a, alice,
     from provisioning.drivers import get_driver
 
     get_driver("local", "database").destroy(resource, [].append)  # someone dropped it behind our back
-    services.reconcile()
+    control.reconcile()
     resource = wait_for(resource, State.FAILED)
     assert "no longer exists" in resource.status_message
     assert "retry" in services.allowed_actions(resource, alice)

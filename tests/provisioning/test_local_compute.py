@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from provisioning import gpus, services
+from provisioning import control, gpus, services
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 
@@ -57,7 +57,7 @@ def test_a_killed_notebook_is_noticed_and_start_brings_it_back(live_worker, temp
     notebook = wait_for(api_create(client, "jupyter-notebook", "nb2"), State.READY, timeout=15)
     os.killpg(notebook.driver_state["pid"], signal.SIGKILL)
     time.sleep(0.5)
-    services.reconcile()
+    control.reconcile()
     notebook = wait_for(notebook, State.FAILED)
     assert "stopped unexpectedly" in notebook.status_message
     assert "start" in services.allowed_actions(notebook, alice)
@@ -93,11 +93,11 @@ def test_idle_notebook_is_warned_then_stopped(live_worker, templates, api, alice
     # The notebook's own last activity is "now"; pretend the portal saw it 25 minutes ago by shifting the clock
     # of the rule rather than the server: a 30-minute timeout with a 10-minute warning.
     Resource.objects.filter(pk=notebook.pk).update(last_activity_at=timezone.now() - timedelta(minutes=25))
-    services._cull_idle(Resource.objects.get(pk=notebook.pk))
+    control.cull_idle(Resource.objects.get(pk=notebook.pk))
     notebook.refresh_from_db()
     assert "will be stopped at" in notebook.warning
     Resource.objects.filter(pk=notebook.pk).update(last_activity_at=timezone.now() - timedelta(minutes=31))
-    services._cull_idle(Resource.objects.get(pk=notebook.pk))
+    control.cull_idle(Resource.objects.get(pk=notebook.pk))
     notebook = wait_for(notebook, State.STOPPED)
     assert notebook.events.filter(message__contains="unused for 30 minutes").exists()
     services.resource_delete(resource=notebook, user=alice)
@@ -110,7 +110,7 @@ def test_default_training_job_succeeds_with_metrics(live_worker, templates, api,
     job = wait_for(job, State.RUNNING, timeout=10)
     deadline = time.monotonic() + 60
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.5)
     job = wait_for(job, State.SUCCEEDED, timeout=1)
     assert job.outputs["exit_code"] == 0
@@ -129,7 +129,7 @@ def _finish(job, timeout=30):
         Resource.objects.get(pk=job.pk).state in (State.RUNNING, State.REQUESTED, State.PROVISIONING)
         and time.monotonic() < deadline
     ):
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.2)
     return Resource.objects.get(pk=job.pk)
 

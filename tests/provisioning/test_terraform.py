@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Template
-from provisioning import services
+from provisioning import control, services
 from provisioning.drivers.terraform.engine import MODULES_DIR, TerraformError, Workspace, fmt_check, terraform_env
 from provisioning.drivers.terraform.schema import module_schema
 from provisioning.drivers.terraform.templates import template_from_module
@@ -255,7 +255,7 @@ def test_a_worker_killed_mid_apply_is_recovered(live_worker, every_type, api, al
     live_worker.kill()
     live_worker.start()
     time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
-    assert services.reconcile()["taken_over"] == 1
+    assert control.reconcile()["taken_over"] == 1
     resource = wait_for(resource, State.READY, timeout=90)
     assert _state_rows(resource.driver_state["workspace"]) == 1
     services.resource_delete(resource=resource, user=alice)
@@ -271,17 +271,17 @@ def test_drift_is_found_and_reapply_fixes_it(live_worker, templates, api, alice)
         format="json",
     ).json()
     resource = wait_for(Resource(pk=created["id"]), State.READY, timeout=60)
-    assert services.drift_check()["drifted"] == 0
+    assert control.drift_check()["drifted"] == 0
     # What the state says no longer matches what the resource should be (here: its input changed under it).
     Resource.objects.filter(pk=resource.pk).update(parameters={**resource.parameters, "label": "after"})
-    assert services.drift_check()["drifted"] == 1
+    assert control.drift_check()["drifted"] == 1
     resource.refresh_from_db()
     assert resource.warning.startswith("Drift:") and "1 to change" in resource.warning
     assert "reapply" in services.allowed_actions(resource, alice)
     assert client.post(f"/api/v1/resources/{resource.pk}/reapply/").status_code == 202
     resource = wait_for(resource, State.READY, timeout=60)
     assert resource.outputs["label"] == "after" and resource.warning == ""
-    assert services.drift_check()["drifted"] == 0
+    assert control.drift_check()["drifted"] == 0
     services.resource_delete(resource=resource, user=alice)
     wait_for(resource, State.DELETED, timeout=60)
 
