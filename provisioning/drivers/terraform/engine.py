@@ -181,30 +181,38 @@ class Workspace:
 
     def plan_drift(self) -> tuple[str, str]:
         """What differs, with Terraform's words: "infrastructure" when the real things changed outside Terraform (a
-        refresh-only plan finds changes), "template" when the module or its variables changed since the last apply
-        (a plan without refresh finds changes), "" when neither."""
-        changed, summary = self._plan_changes({"refresh_only": True})
-        if changed:
-            return "infrastructure", summary or "resources changed outside the portal"
-        changed, summary = self._plan_changes({"refresh": False})
-        return ("template" if changed else ""), summary
+        refresh-only plan finds resource drift, or outputs that read the world changed), "template" when the module
+        or its variables changed since the last apply (a plan without refresh proposes changes), "" when neither."""
+        outside = self._plan({"refresh_only": True})
+        if outside["resource_drift"]:
+            return "infrastructure", "; ".join(outside["resource_drift"][:3])
+        config = self._plan({"refresh": False})
+        if config["planned_change"]:
+            return "template", config["summary"] or "; ".join(config["planned_change"][:3])
+        if outside["changed"]:
+            return "infrastructure", "its outputs changed"
+        if config["changed"]:
+            return "template", config["summary"] or "its outputs would change"
+        return "", ""
 
-    def _plan_changes(self, mode: dict) -> tuple[bool, str]:
+    def _plan(self, mode: dict) -> dict:
         stream = self._cli().stream(
             "plan",
             options={"detailed_exitcode": True, "input": False, "lock_timeout": "120s", **mode},
             chdir=str(self.folder),
         )
-        summary, drifted = "", []
+        found = {"summary": "", "resource_drift": [], "planned_change": []}
         with stream:
             for event in stream:
-                if event.get("type") == "change_summary":
-                    summary = event.get("@message", "")
-                elif event.get("type") == "resource_drift":
-                    drifted.append(event.get("@message", ""))
+                kind = event.get("type")
+                if kind == "change_summary":
+                    found["summary"] = event.get("@message", "")
+                elif kind in ("resource_drift", "planned_change"):
+                    found[kind].append(event.get("@message", ""))
         if stream.retcode == 1:
             raise TerraformError(_first_line_of_error(stream.stderr or "plan failed"))
-        return stream.retcode == 2, "; ".join(drifted[:3]) or summary
+        found["changed"] = stream.retcode == 2
+        return found
 
     def plan_summary(self) -> str:
         stream = self._cli().stream("plan", options={"input": False, "lock": False}, chdir=str(self.folder))
