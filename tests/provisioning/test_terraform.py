@@ -347,3 +347,57 @@ def test_preview_button_for_a_terraform_template_runs_a_plan_on_a_worker(live_wo
         time.sleep(0.5)
         page = client.get(f"/resources/preview/{task}/").content.decode()
     assert "Plan: 2 to add, 0 to change, 0 to destroy." in page
+
+
+def test_the_workers_soft_time_limit_cancels_terraform(tmp_path, db):
+    """Celery's soft time limit raises SoftTimeLimitExceeded in the running task (a signal, as here): Terraform is
+    cancelled at once and says so, never left running without us."""
+    import signal
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    lines = []
+    workspace = Workspace(
+        key="r-soft-limit-test",
+        module=FIXTURE,
+        folder=tmp_path / "ws",
+        variables={"label": "slow", "tier": "large", "secret": "s"},
+        log=lines.append,
+    )
+    workspace.prepare()
+
+    def soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    try:
+        with terraform_env():
+            workspace.init()
+            started = time.monotonic()
+            signal.alarm(3)
+            with pytest.raises(SoftTimeLimitExceeded):
+                workspace.apply(time_limit=600)
+            signal.alarm(0)
+            assert time.monotonic() - started < 25  # well before the 30 s the module sleeps
+            assert any("Terraform was cancelled" in line for line in lines)
+            workspace.apply(time_limit=120, destroy=True)
+            workspace.delete_workspace()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_template_time_limit_above_the_workers_raises_the_tasks_limit(templates, team_a, alice):
+    from provisioning.doorbell import time_limits
+
+    template = templates["terraform-example"]
+    template.time_limit_minutes = 45
+    template.save()
+    resource = services.resource_request(
+        template=template, team=team_a, owner=alice, name="long", parameters={"label": "long"}
+    )
+    soft, hard = time_limits(resource.operations.get())
+    assert soft >= 45 * 60 + 60 and hard > soft
+    template.time_limit_minutes = 1
+    template.save()
+    assert time_limits(resource.operations.get())[0] == settings.CELERY_TASK_SOFT_TIME_LIMIT
