@@ -8,6 +8,7 @@ data folder keeps everything for the next start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -158,13 +159,16 @@ def run() -> int:
     _log("stopping...")
     for child in children.values():
         if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)  # the whole group: a worker's pool processes too
+    deadline = time.monotonic() + 30
     for child in children.values():
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait(10)
     if started_embedded:
         embedded.stop()
     _log("stopped; your data is kept in " + str(data))

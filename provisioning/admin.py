@@ -17,7 +17,8 @@ class ResourceAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "team", "owner", "state", "created_at"]
     list_filter = ["state", "kind", "team"]
     search_fields = ["name", "id", "owner__username"]
-    readonly_fields = ["id", "outputs", "driver_state", "created_at", "updated_at", "deleted_at"]
+    # The state moves only through services and the engine (the transition table in states.py).
+    readonly_fields = ["id", "state", "outputs", "driver_state", "created_at", "updated_at", "deleted_at"]
     exclude = ["secrets_encrypted"]
     inlines = [OperationInline]
     list_select_related = ["team", "owner"]

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from portal.signals import resource_warning, send_after_commit
@@ -78,16 +78,23 @@ def reconcile(*, poll_limit: int = 200) -> dict:
     return report
 
 
+EXPIRY_WARNING_START = "This resource reaches its expiry date"
+
+
 def expiry_warn() -> int:
     """Warn owners a day (EXPIRY_WARNING_HOURS) before their resource reaches its expiry date; once per resource."""
     hours = getattr(settings, "EXPIRY_WARNING_HOURS", 24)
     soon = timezone.now() + timedelta(hours=hours)
     count = 0
-    for resource in Resource.objects.filter(expires_at__lte=soon, expires_at__gt=timezone.now(), warning="").exclude(
-        state__in=[State.DELETED, State.DELETING, State.REJECTED]
-    ):
+    candidates = (
+        Resource.objects.filter(expires_at__lte=soon, expires_at__gt=timezone.now(), warning="")
+        .exclude(state__in=[State.DELETED, State.DELETING, State.REJECTED])
+        .exclude(events__message__startswith=EXPIRY_WARNING_START)  # warned already (a warning may be cleared since)
+        .distinct()
+    )
+    for resource in candidates:
         at = timezone.localtime(resource.expires_at)
-        warning = f"This resource reaches its expiry date on {at:%Y-%m-%d %H:%M} and will then be deleted."
+        warning = f"{EXPIRY_WARNING_START} on {at:%Y-%m-%d %H:%M} and will then be deleted."
         with transaction.atomic():
             if not Resource.objects.filter(pk=resource.pk, warning="").update(warning=warning):
                 continue
@@ -194,6 +201,7 @@ def poll_running() -> int:
     return count
 
 
+DRIFT_LOCK = 0x13D1F7  # advisory lock key of the drift check
 DRIFT_WARNING = {
     "infrastructure": "Drift: the real infrastructure changed outside the portal ({summary}). Re-apply to put it back.",
     "template": "The template changed since this was made ({summary}). Re-apply to bring it up to date.",
@@ -204,6 +212,19 @@ def drift_check() -> dict:
     """Compare each ready resource that supports it with its real infrastructure (a refresh-only plan) and with its
     template (a plan without refresh); record what changed as a warning. On beat every DRIFT_CHECK_INTERVAL_SECONDS."""
     report = {"checked": 0, "drifted": 0, "template_changed": 0}
+    with connection.cursor() as cursor:  # one drift check at a time: two would share Terraform's working folders
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRIFT_LOCK])
+        if not cursor.fetchone()[0]:
+            return {**report, "skipped": 1}
+    try:
+        _drift_check(report)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK])
+    return report
+
+
+def _drift_check(report: dict) -> None:
     for resource in Resource.objects.filter(state=State.READY).select_related("team", "template"):
         try:
             driver = get_driver(resource.driver, resource.kind)
@@ -225,4 +246,3 @@ def drift_check() -> dict:
                 event(resource, warning, level=Event.Level.WARNING)
         report["drifted"] += int(kind == "infrastructure")
         report["template_changed"] += int(kind == "template")
-    return report

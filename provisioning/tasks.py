@@ -19,7 +19,11 @@ BEAT_SCHEDULE = {
         # A poll that could not run in time is replaced by the next one, never piled up.
         "options": {"expires": max(1.0, float(settings.POLL_INTERVAL_SECONDS))},
     },
-    "drift-check": {"task": "provisioning.drift_check", "schedule": float(settings.DRIFT_CHECK_INTERVAL_SECONDS)},
+    "drift-check": {
+        "task": "provisioning.drift_check",
+        "schedule": float(settings.DRIFT_CHECK_INTERVAL_SECONDS),
+        "options": {"expires": max(1.0, float(settings.DRIFT_CHECK_INTERVAL_SECONDS))},
+    },
 }
 
 

@@ -16,7 +16,7 @@ from provisioning.drivers.local import process as local_process
 from provisioning.drivers.shared import split_command
 
 STATE_VERSION = 1
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "provisioning" / "examples"
 
 
 def runner_argv(resource, argv: list[str], result: Path) -> list[str]:

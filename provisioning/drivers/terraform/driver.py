@@ -35,7 +35,7 @@ class TerraformDriver(Driver):
         usage = {"storage_gb": int(parameters.get("storage_gb") or parameters.get("allocated_storage") or 0)}
         return usage
 
-    def _workspace(self, resource, log) -> Workspace:
+    def _workspace(self, resource, log, *, folder_name: str = "") -> Workspace:
         try:
             module = module_path(resource.template.config.get("module", ""))
         except TerraformError as exc:
@@ -43,13 +43,13 @@ class TerraformDriver(Driver):
         return Workspace(
             key=workspace_key(resource),
             module=module,
-            folder=settings.DATA_DIR / "terraform" / str(resource.id),
+            folder=settings.DATA_DIR / "terraform" / (folder_name or str(resource.id)),
             variables=variables_for(resource),
             log=log,
         )
 
-    def _run(self, resource, log, action):
-        workspace = self._workspace(resource, log)
+    def _run(self, resource, log, action, *, folder_name: str = ""):
+        workspace = self._workspace(resource, log, folder_name=folder_name)
         try:
             workspace.prepare()
             with terraform_env():
@@ -85,8 +85,16 @@ class TerraformDriver(Driver):
     def poll(self, resource) -> Status:
         return Status("ready")  # drift is checked separately: a plan is too slow for every poll
 
-    def drift(self, resource) -> tuple[bool, str]:
-        return self._run(resource, lambda line: None, lambda workspace: workspace.plan_drift())
+    def drift(self, resource) -> tuple[str, str]:
+        """Plans in a folder of its own (the state is shared in Postgres, with its lock), so a drift check never
+        touches the folder an operation on the same resource is using."""
+        folder_name = f"{resource.id}.drift"
+        try:
+            return self._run(
+                resource, lambda line: None, lambda workspace: workspace.plan_drift(), folder_name=folder_name
+            )
+        finally:
+            shutil.rmtree(settings.DATA_DIR / "terraform" / folder_name, ignore_errors=True)
 
     def destroy(self, resource, log) -> None:
         limit = resource.template.time_limit_minutes * 60
