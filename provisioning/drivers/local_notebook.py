@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import sys
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -15,18 +14,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-from provisioning import gpus
+from provisioning import gpus, sandbox
 from provisioning.drivers import local_process
+from provisioning.drivers.local_job import runner_argv
+from provisioning.sandbox import notebook_login
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60
 
 
-def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
-    """The command line of a notebook server (the token travels in the environment, never here)."""
-    argv = [
-        sys.executable,
+def jupyter_argv(*, port: int, workdir: Path, python: str) -> list[str]:
+    """The command line of a notebook server in the team's environment (the token travels in the environment)."""
+    return [
+        python,
         "-m",
         "jupyterlab",
         "--no-browser",
@@ -38,9 +39,6 @@ def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--ServerApp.allow_remote_access=True",
     ]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    return argv
 
 
 def _get(base_url: str, token: str, path: str, timeout: float = 3.0):
@@ -72,6 +70,11 @@ class LocalNotebookDriver(Driver):
     kinds = frozenset({"notebook"})
     can_stop = True
 
+    @classmethod
+    def offer_problem(cls) -> str | None:
+        """Why this cannot be offered here now (never run unsandboxed), or None."""
+        return sandbox.local_compute_problem()
+
     def validate(self, parameters, *, team, config=None):
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         return {"gpus": problem} if problem else {}
@@ -86,7 +89,7 @@ class LocalNotebookDriver(Driver):
             outputs["gpus"] = ",".join(map(str, state["gpus"]))
         return Outputs(
             outputs=outputs,
-            secrets={"token": token, "url_with_token": f"{url}?token={token}"},
+            secrets={"token": token},
             state=state,
             message="Ready: open it with the Open notebook button.",
         )
@@ -100,9 +103,16 @@ class LocalNotebookDriver(Driver):
             return self._outputs(resource, state, token)
         root = local_process.resource_dir(resource)
         self._end_orphan(resource, root, token, log)
-        workdir = root / "work"
-        for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
-            folder.mkdir(parents=True, exist_ok=True)
+        python = sandbox.team_python(resource.team)
+        account = sandbox.team_account(resource.team)
+        sandbox.traversable(root)
+        workdir, home, jupyter = root / "work", root / "home", root / "jupyter"
+        for folder in (workdir, home, jupyter, jupyter / "config", jupyter / "runtime", jupyter / "logins"):
+            sandbox.own(folder, account)
+        notebook_login.write_config(jupyter / "config")
+        team_link = workdir / "team"
+        if not team_link.is_symlink() and not team_link.exists():
+            team_link.symlink_to(sandbox.team_folder(resource.team))
         # No "Would you like to receive Jupyter news?" pop-up: this server cannot reach the internet anyway.
         settings_file = (
             root / "jupyter/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
@@ -110,19 +120,34 @@ class LocalNotebookDriver(Driver):
         if not settings_file.exists():
             settings_file.parent.mkdir(parents=True, exist_ok=True)
             settings_file.write_text(json.dumps({"fetchNews": "false"}))
+            if sandbox.running_as_root():
+                subprocess.run(["chown", "-R", f"{account.uid}:{account.gid}", str(jupyter / "config")], check=True)
         port = local_process.free_port(settings.NOTEBOOK_BIND_ADDRESS)
         env = local_process.clean_env(
-            root / "home",
+            home,
             {
                 "JUPYTER_TOKEN": token,
-                "JUPYTER_CONFIG_DIR": str(root / "jupyter" / "config"),
-                "JUPYTER_RUNTIME_DIR": str(root / "jupyter" / "runtime"),
+                "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+                "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+                "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+                "PORTAL_LOGIN_DIR": str(jupyter / "logins"),
+                "PORTAL_SESSION_COOKIE": settings.SESSION_COOKIE_NAME,
+                "PORTAL_TEAM_DIR": str(sandbox.team_folder(resource.team)),
                 "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocated)),
             },
+            python=python,
         )
         started = time.monotonic()
+        sandboxed, limits = sandbox.sandbox_for(
+            resource, jupyter_argv(port=port, workdir=workdir, python=python), workdir=workdir, extra_binds=[home, jupyter]
+        )
+        # The same supervisor as jobs (no time limit): the sandbox dies with it, and it outlives the worker.
+        (root / "result.json").unlink(missing_ok=True)
         process = local_process.start(
-            jupyter_argv(port=port, workdir=workdir), cwd=workdir, env=env, log=root / "notebook.log"
+            runner_argv(resource, sandboxed, root / "result.json", seconds=0, limits=limits),
+            cwd=workdir,
+            env=env,
+            log=root / "notebook.log",
         )
         state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocated}
         # Remembered on disk at once: a worker that dies before saving driver_state leaves no unknown server behind.
@@ -171,9 +196,22 @@ class LocalNotebookDriver(Driver):
         except (OSError, urllib.error.URLError, ValueError):
             return False
 
+    def login_url(self, resource) -> str:
+        """A one-time link that signs the browser in to the notebook (no token in the address)."""
+        return notebook_login.login_link(
+            resource.outputs["url"], local_process.resource_dir(resource) / "jupyter" / "logins"
+        )
+
     def poll(self, resource) -> Status:
         state = resource.driver_state
         if not local_process.alive(state):
+            result = local_process.resource_dir(resource) / "result.json"
+            if result.exists() and json.loads(result.read_text()).get("reason") == "memory":
+                return Status(
+                    "failed",
+                    f"The notebook used more than its memory limit ({sandbox.limits_for(resource).memory_mb} MB) "
+                    "and the system stopped it. Start it again (your files are kept) with a bigger size.",
+                )
             return Status("failed", "The notebook server stopped unexpectedly. Start it again: your files are kept.")
         try:
             last = jupyter_last_activity(_loopback(state), resource.secrets.get("token", ""))
@@ -204,5 +242,6 @@ class LocalNotebookDriver(Driver):
     def preview(self, resource) -> str:
         return (
             f"A JupyterLab server on this machine with {resource.parameters.get('gpus', 0)} GPU(s), its own "
-            f"token and a working folder under {settings.DATA_DIR / 'resources'}."
+            f"token and a working folder under {settings.PORTAL_USER_DATA_DIR / 'resources'}, in a sandbox as "
+            "your team's account."
         )

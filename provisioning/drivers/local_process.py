@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,8 +31,8 @@ PASSED_THROUGH = (
 
 
 def resource_dir(resource) -> Path:
-    """The folder of a local resource (working folder, logs, Jupyter config) under the data folder."""
-    return settings.DATA_DIR / "resources" / str(resource.id)
+    """The folder of a local resource (working folder, logs, Jupyter config) under the users' data folder."""
+    return settings.PORTAL_USER_DATA_DIR / "resources" / str(resource.id)
 
 
 def gpus_or_wait(resource, *, noun: str) -> list[int]:
@@ -53,16 +52,17 @@ def gpus_or_wait(resource, *, noun: str) -> list[int]:
     return allocation.gpus
 
 
-def clean_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    """A fresh environment for a user's program: PATH with the portal's Python first, HOME in its folder."""
+def clean_env(home: Path, extra: dict[str, str], *, python: str) -> dict[str, str]:
+    """A fresh environment for a user's program: PATH with the team's Python first, HOME in its folder."""
     env = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
-    python_bin = str(Path(sys.executable).parent)
+    python_bin = str(Path(python).parent)
     env.update(
         {
             "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(home),
             "PYTHONUNBUFFERED": "1",
             "LANG": env.get("LANG", "C.UTF-8"),
+            "VIRTUAL_ENV": str(Path(python).parent.parent),
         }
     )
     env.update(extra)
