@@ -176,8 +176,13 @@ class EmbeddedPostgres:
         if hba.read_text() != PG_HBA:
             hba.write_text(PG_HBA)
             if self.running_pid():
-                subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "reload"], check=False,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._run_as())
+                subprocess.run(
+                    [self._bin("pg_ctl"), "-D", str(self.pgdata), "reload"],
+                    check=False,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    **self._run_as(),
+                )
         if self.running_pid():
             self._ensure_database(self.database)
             return

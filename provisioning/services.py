@@ -150,7 +150,9 @@ def resource_request(
             code="template_unavailable",
         )
     if problem := getattr(driver, "offer_problem", lambda: None)():
-        raise PortalError(f"'{template.name}' is not offered on this machine now. {problem}", code="template_unavailable")
+        raise PortalError(
+            f"'{template.name}' is not offered on this machine now. {problem}", code="template_unavailable"
+        )
     if not can_use_team(owner, team):
         raise NotAllowed(f"You are not a member of the team '{team.name}'.")
     errors = {}

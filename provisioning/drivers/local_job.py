@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from provisioning import gpus
+from provisioning import gpus, sandbox
 from provisioning import jobrunner as jobrunner_module
-from provisioning import sandbox
 from provisioning.drivers import local_process
 from provisioning.drivers.base import Driver, Outputs, Status, register
 
@@ -81,10 +79,7 @@ class LocalJobDriver(Driver):
         workdir = sandbox.own(root / "work", account)
         for name in resource.template.config.get("files", []):
             source = EXAMPLES / Path(name).name
-            if source.is_file() and not (workdir / source.name).exists():
-                shutil.copy(source, workdir / source.name)
-                if sandbox.running_as_root():
-                    os.chown(workdir / source.name, account.uid, account.gid)
+            if source.is_file() and sandbox.write_new(workdir / source.name, source.read_bytes(), account):
                 log(f"Added the starter file {source.name} to the working folder.")
         argv = split_command(resource.parameters.get("command"))
         env = local_process.clean_env(

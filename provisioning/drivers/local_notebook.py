@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -16,9 +17,9 @@ from django.conf import settings
 
 from provisioning import gpus, sandbox
 from provisioning.drivers import local_process
+from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 from provisioning.drivers.local_job import runner_argv
 from provisioning.sandbox import notebook_login
-from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60
@@ -107,21 +108,24 @@ class LocalNotebookDriver(Driver):
         account = sandbox.team_account(resource.team)
         sandbox.traversable(root)
         workdir, home, jupyter = root / "work", root / "home", root / "jupyter"
-        for folder in (workdir, home, jupyter, jupyter / "config", jupyter / "runtime", jupyter / "logins"):
+        fresh_home = not home.exists()
+        for folder in (workdir, home, jupyter / "runtime"):  # the team's account writes only these
             sandbox.own(folder, account)
+        for folder in (jupyter, jupyter / "config", jupyter / "logins"):  # the portal's; the team's account reads
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o755)
         notebook_login.write_config(jupyter / "config")
-        team_link = workdir / "team"
-        if not team_link.is_symlink() and not team_link.exists():
-            team_link.symlink_to(sandbox.team_folder(resource.team))
-        # No "Would you like to receive Jupyter news?" pop-up: this server cannot reach the internet anyway.
-        settings_file = (
-            root / "jupyter/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-        )
-        if not settings_file.exists():
+        with contextlib.suppress(OSError):  # the team folder, at hand in the file browser
+            (workdir / "team").symlink_to(sandbox.team_folder(resource.team))
+        # No "Would you like to receive Jupyter news?" pop-up. Written only into a home just made, before the team's
+        # account had it: root never writes where that account could have planted a link.
+        lab_settings = home / ".jupyter" / "lab" / "user-settings"
+        if fresh_home:
+            settings_file = lab_settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
             settings_file.parent.mkdir(parents=True, exist_ok=True)
             settings_file.write_text(json.dumps({"fetchNews": "false"}))
             if sandbox.running_as_root():
-                subprocess.run(["chown", "-R", f"{account.uid}:{account.gid}", str(jupyter / "config")], check=True)
+                subprocess.run(["chown", "-R", f"{account.uid}:{account.gid}", str(home)], check=True)
         port = local_process.free_port(settings.NOTEBOOK_BIND_ADDRESS)
         env = local_process.clean_env(
             home,
@@ -130,6 +134,8 @@ class LocalNotebookDriver(Driver):
                 "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
                 "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
                 "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+                "JUPYTERLAB_SETTINGS_DIR": str(lab_settings),
+                "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter" / "lab" / "workspaces"),
                 "PORTAL_LOGIN_DIR": str(jupyter / "logins"),
                 "PORTAL_SESSION_COOKIE": settings.SESSION_COOKIE_NAME,
                 "PORTAL_TEAM_DIR": str(sandbox.team_folder(resource.team)),
@@ -139,7 +145,10 @@ class LocalNotebookDriver(Driver):
         )
         started = time.monotonic()
         sandboxed, limits = sandbox.sandbox_for(
-            resource, jupyter_argv(port=port, workdir=workdir, python=python), workdir=workdir, extra_binds=[home, jupyter]
+            resource,
+            jupyter_argv(port=port, workdir=workdir, python=python),
+            workdir=workdir,
+            extra_binds=[home, jupyter],
         )
         # The same supervisor as jobs (no time limit): the sandbox dies with it, and it outlives the worker.
         (root / "result.json").unlink(missing_ok=True)

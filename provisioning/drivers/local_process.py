@@ -30,6 +30,20 @@ PASSED_THROUGH = (
 )
 
 
+# Variables the dynamic linker and C library obey: the supervisor and the first steps of the sandbox run as the
+# portal (root in CI and containers), so a user's program may never set them (glibc's "unsecure" list and LD_*).
+UNSAFE_VARIABLES = frozenset(
+    {
+        "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE",
+        "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR", "ENV", "BASH_ENV", "IFS",
+    }
+)  # fmt: skip
+
+
+def _unsafe(name: str) -> bool:
+    return name in UNSAFE_VARIABLES or name.startswith(("LD_", "MALLOC_"))
+
+
 def resource_dir(resource) -> Path:
     """The folder of a local resource (working folder, logs, Jupyter config) under the users' data folder."""
     return settings.PORTAL_USER_DATA_DIR / "resources" / str(resource.id)
@@ -65,7 +79,7 @@ def clean_env(home: Path, extra: dict[str, str], *, python: str) -> dict[str, st
             "VIRTUAL_ENV": str(Path(python).parent.parent),
         }
     )
-    env.update(extra)
+    env.update({key: value for key, value in extra.items() if not _unsafe(key)})
     return env
 
 

@@ -20,9 +20,10 @@ from provisioning.sandbox.accounts import (
     team_bucket_folders,
     team_folder,
     traversable,
+    write_new,
 )
 from provisioning.sandbox.command import sandbox_command, sandbox_problem
-from provisioning.sandbox.limits import Limits, cgroup_dirs, cgroup_mode, limits_prepare
+from provisioning.sandbox.limits import Limits, cgroup_dirs, limits_prepare
 
 __all__ = [
     "Account",
@@ -38,6 +39,7 @@ __all__ = [
     "team_folder",
     "team_python",
     "traversable",
+    "write_new",
 ]
 
 
@@ -70,12 +72,16 @@ def team_python(team) -> str:
         )
     account = team_account(team)
     layer = team_folder(team) / ".python"
-    python = layer / "bin" / "python"
-    if not (python.exists() and (userenv.site_packages(layer) / "portal-base.pth").exists()):
-        userenv.build_layer(layer, userenv.base_dir())
-        if running_as_root():
-            subprocess.run(["chown", "-R", f"{account.uid}:{account.gid}", str(layer)], check=True)
-    return str(python)
+    run_as = []
+    if running_as_root():
+        run_as = ["setpriv", f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups", "--no-new-privs"]
+    try:
+        return str(userenv.build_layer(layer, userenv.base_dir(), run_as=run_as))
+    except subprocess.CalledProcessError as exc:
+        raise _driver_error(
+            f"The team's Python environment could not be made in {layer}: {exc.stderr.decode(errors='replace')}",
+            "no_user_env",
+        ) from None
 
 
 def limits_for(resource) -> Limits:

@@ -117,6 +117,20 @@ def own(path: Path, account: Account, mode: int = 0o700) -> Path:
     return path
 
 
+def write_new(path: Path, data: bytes, account: Account, mode: int = 0o644) -> bool:
+    """Write a new file into a folder the team's account controls, as root, without following a link it planted
+    (O_EXCL | O_NOFOLLOW). Returns False when something is already there (it is left alone)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        if running_as_root():
+            os.fchown(handle.fileno(), account.uid, account.gid)
+    return True
+
+
 def traversable(path: Path) -> Path:
     """A portal-owned folder others may pass through but not list (for bind sources below it)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -136,8 +150,10 @@ def team_bucket_folders(team) -> list[Path]:
     from provisioning.models import Resource
 
     paths = []
-    for state in Resource.objects.filter(team=team, kind="bucket").exclude(state="deleted").values_list(
-        "driver_state", flat=True
+    for state in (
+        Resource.objects.filter(team=team, kind="bucket")
+        .exclude(state="deleted")
+        .values_list("driver_state", flat=True)
     ):
         path = (state or {}).get("path")
         if path and Path(path).is_dir():

@@ -38,11 +38,18 @@ def hidden_paths() -> list[Path]:
         Path("/root"),
         *[Path(p) for p in settings.PORTAL_SANDBOX_HIDE],
     ]
-    return sorted({p.resolve() for p in candidates if p.is_dir()}, key=lambda p: len(p.parts))
+    system = {Path(p) for p in ("/", "/usr", "/etc", "/bin", "/lib", "/lib64", "/sbin", "/var", "/opt", "/srv")}
+    found = {p.resolve() for p in candidates if p.is_dir()} - system
+    return sorted(found, key=lambda p: len(p.parts))
 
 
 def bwrap_path() -> str | None:
     return shutil.which("bwrap")
+
+
+def _tool(name: str) -> str:
+    """A system tool by its full path (found with the portal's PATH, never the program's)."""
+    return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin") or name
 
 
 def sandbox_command(
@@ -73,10 +80,10 @@ def sandbox_command(
 
         prlimit.append(f"--nproc={settings.PORTAL_SANDBOX_MAX_PROCESSES}")
     if prlimit:
-        command += ["prlimit", *prlimit, "--"]
+        command += [_tool("prlimit"), *prlimit, "--"]
     if running_as_root():
         command += [
-            "setpriv",
+            _tool("setpriv"),
             f"--reuid={account.uid}",
             f"--regid={account.gid}",
             "--clear-groups",
@@ -94,9 +101,9 @@ def sandbox_command(
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
-        "--tmpfs", "/var/tmp",
-        "--tmpfs", "/dev/shm",
+        "--tmpfs", "/tmp",  # noqa: S108 (a fresh, private /tmp inside the sandbox)
+        "--tmpfs", "/var/tmp",  # noqa: S108
+        "--tmpfs", "/dev/shm",  # noqa: S108
     ]  # fmt: skip
     for device in sorted(glob.glob("/dev/nvidia*")):  # GPUs (which ones it may use: CUDA_VISIBLE_DEVICES)
         command += ["--dev-bind", device, device]
@@ -113,10 +120,7 @@ def sandbox_command(
 def _probe_account() -> Account:
     import pwd
 
-    if running_as_root():
-        entry = pwd.getpwnam("nobody")
-    else:
-        entry = pwd.getpwuid(os.geteuid())
+    entry = pwd.getpwnam("nobody") if running_as_root() else pwd.getpwuid(os.geteuid())
     return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, Path("/"))
 
 

@@ -29,7 +29,7 @@ class Limits:
 
 
 def cgroup_mode() -> str:
-    """"v2" or "v1" when the portal may make cgroups here, else "none" (rlimits only)."""
+    """ "v2" or "v1" when the portal may make cgroups here, else "none" (rlimits only)."""
     if (CGROUP_ROOT / "cgroup.controllers").exists():
         return "v2" if os.access(CGROUP_ROOT, os.W_OK) else "none"
     if all((CGROUP_ROOT / c).is_dir() and os.access(CGROUP_ROOT / c, os.W_OK) for c in V1_CONTROLLERS):

@@ -1,8 +1,9 @@
 """One-time login links for notebook servers, so their token never lands in an address bar, history or logs.
 
-The portal writes a random code's hash into the notebook's login folder and sends the browser to
-`<notebook>/lab?login=<code>`. The server's identity provider (the config below, written into the notebook's
-Jupyter config folder) accepts a code once, within LINK_SECONDS, and sets its own login cookie. It also logs a
+The portal writes a random code's hash into the notebook's login folder (the portal's, read-only for the team) and
+sends the browser to `<notebook>/lab?login=<code>`. The server's identity provider (the config below, written into
+the notebook's Jupyter config folder, also the portal's) accepts a code once, within LINK_SECONDS, and sets its own
+login cookie. It also logs a
 warning whenever a request carries the portal's session cookie, which must never happen (notebooks are served
 from another host name than the portal).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from pathlib import Path
 
 LINK_SECONDS = 120
@@ -28,21 +30,24 @@ LOGINS = pathlib.Path(os.environ["PORTAL_LOGIN_DIR"])
 PORTAL_COOKIE = os.environ.get("PORTAL_SESSION_COOKIE", "sessionid")
 
 
+USED = set()
+
+
 class PortalIdentityProvider(IdentityProvider):
     """The token, or a one-time code from the portal's Open button (`?login=`), used once."""
 
     def get_token(self, handler):
         if PORTAL_COOKIE in handler.request.cookies:
-            self.log.warning("%s: a request to %s carried the portal's session cookie", "{warning}", handler.request.path)
+            self.log.warning("{warning}: a request to %s carried the portal's session cookie", handler.request.path)
         code = handler.get_argument("login", "")
         if code:
-            path = LOGINS / hashlib.sha256(code.encode()).hexdigest()
+            digest = hashlib.sha256(code.encode()).hexdigest()
             try:
-                made = path.stat().st_mtime
-                path.unlink()
+                made = (LOGINS / digest).stat().st_mtime
             except OSError:
                 made = None
-            if made is not None and time.time() - made < {seconds}:
+            if made is not None and digest not in USED and time.time() - made < {seconds}:
+                USED.add(digest)
                 return self.token
         return super().get_token(handler)
 
@@ -52,6 +57,7 @@ c.ServerApp.identity_provider_class = PortalIdentityProvider  # noqa: F821 (c is
 
 
 def write_config(config_dir: Path) -> Path:
+    """The server's config, in a folder of the portal's that the team's account can read but not change."""
     path = config_dir / "jupyter_server_config.py"
     path.write_text(CONFIG.replace("{warning}", SESSION_COOKIE_WARNING).replace("{seconds}", str(LINK_SECONDS)))
     return path
@@ -59,6 +65,10 @@ def write_config(config_dir: Path) -> Path:
 
 def login_link(lab_url: str, login_dir: Path) -> str:
     """A link that signs the browser in once; the code is stored only as its hash."""
+    now = time.time()
+    for old in login_dir.iterdir():  # expired links
+        if now - old.stat().st_mtime > LINK_SECONDS:
+            old.unlink(missing_ok=True)
     code = secrets.token_urlsafe(32)
     path = login_dir / hashlib.sha256(code.encode()).hexdigest()
     path.write_text("")

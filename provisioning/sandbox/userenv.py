@@ -62,7 +62,7 @@ def build_base(requirements: Path | None = None, root: Path | None = None, *, lo
     if (target / COMPLETE).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(target.parent, 0o755)
+    os.chmod(target.parent, 0o755)  # noqa: S103 (team accounts read the environment; only the portal writes)
     with (target.parent / ".build.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / COMPLETE).exists():
@@ -71,8 +71,16 @@ def build_base(requirements: Path | None = None, root: Path | None = None, *, lo
         log(f"building the notebook and job environment in {target} from {requirements} (once per machine)...")
         subprocess.run([system_python(), "-m", "venv", str(target)], check=True)
         subprocess.run(
-            [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(requirements)],
+            [
+                str(target / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(requirements),
+            ],
             check=True,
         )
         # Readable and runnable by every team account, writable by nobody but the portal.
@@ -86,26 +94,36 @@ def site_packages(env: Path) -> Path:
     return env / "lib" / PYTHON / "site-packages"
 
 
-PIP_WRAPPER = """#!{python}
-import sys
-from pip._internal.cli.main import main
-sys.exit(main())
+# Run as the team's account (`python -c LAYER_SCRIPT LAYER BASE_SITE_PACKAGES`): root never writes into a folder
+# that account owns. `pip` on PATH must be the team's: the base's own would try to write into the read-only base.
+LAYER_SCRIPT = """
+import os, subprocess, sys
+layer, base_site = sys.argv[1], sys.argv[2]
+subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", layer], check=True)
+version = "python%d.%d" % sys.version_info[:2]
+with open(os.path.join(layer, "lib", version, "site-packages", "portal-base.pth"), "w") as handle:
+    handle.write(base_site + "\\n")
+for name in ("pip", "pip3"):
+    path = os.path.join(layer, "bin", name)
+    with open(path, "w") as handle:
+        handle.write("#!" + os.path.join(layer, "bin", "python") + "\\n"
+                     "import sys\\nfrom pip._internal.cli.main import main\\nsys.exit(main())\\n")
+    os.chmod(path, 0o755)
 """
 
 
-def build_layer(layer: Path, base: Path) -> Path:
-    """A team's writable environment over `base` (idempotent). Returns its python."""
+def build_layer(layer: Path, base: Path, *, run_as: list[str] = ()) -> Path:
+    """A team's writable environment over `base` (idempotent); `run_as`: a setpriv prefix. Returns its python."""
     python = layer / "bin" / "python"
     marker = site_packages(layer) / "portal-base.pth"
     if python.exists() and marker.exists() and marker.read_text().strip() == str(site_packages(base)):
         return python
-    subprocess.run([system_python(), "-m", "venv", "--without-pip", "--clear", str(layer)], check=True)
-    marker.write_text(str(site_packages(base)) + "\n")
-    # `pip` on PATH must be the team's: the base's own `pip` script would try to write into the (read-only) base.
-    for name in ("pip", "pip3"):
-        script = layer / "bin" / name
-        script.write_text(PIP_WRAPPER.format(python=python))
-        script.chmod(0o755)
+    subprocess.run(
+        [*run_as, system_python(), "-I", "-c", LAYER_SCRIPT, str(layer), str(site_packages(base))],
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
     return python
 
 

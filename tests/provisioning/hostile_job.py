@@ -20,7 +20,10 @@ def main(argv):
     split = argv.index("--")
     pids, folders = [int(p) for p in argv[4:split]], argv[split + 1 :]
     for folder in folders:
-        show("folder", f"{folder} exists={os.path.exists(folder)} entries={os.listdir(folder) if os.path.isdir(folder) else '-'}")
+        show(
+            "folder",
+            f"{folder} exists={os.path.exists(folder)} entries={os.listdir(folder) if os.path.isdir(folder) else '-'}",
+        )
         for root, _dirs, files in os.walk(folder):
             for name in files:
                 path = os.path.join(root, name)
@@ -39,7 +42,9 @@ def main(argv):
         try:
             done = subprocess.run(
                 [psql, *target, "-U", "postgres", "-w", "-d", "portal", "-c", "SELECT 'PSQL-CONNECTED'"],
-                capture_output=True, text=True, timeout=20,
+                capture_output=True,
+                text=True,
+                timeout=20,
             )
             show(f"psql {target}", done.stdout + done.stderr)
         except OSError as exc:
