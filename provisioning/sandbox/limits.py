@@ -1,13 +1,12 @@
 """Memory, CPU and process limits of one sandboxed program: cgroups where the portal may write them, else rlimits.
 
 A program's cgroups are made before it starts (`limits_prepare`) and joined by the first process of its command line
-(see `sandbox_command`), so everything it starts is counted. The supervisor (provisioning/jobrunner.py) reads
-whether the kernel stopped it for memory and removes the cgroups when it ends.
+(see `sandbox_command`), so everything it starts is counted. The supervisor (provisioning/jobrunner.py, which
+imports nothing of the portal) reads whether the kernel stopped it for memory and removes the cgroups when it ends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,22 +94,3 @@ def rlimit_args(limits: Limits, mode: str | None = None) -> list[str]:
     if mode != "none" or not limits.memory_mb:
         return []
     return [f"--as={limits.memory_mb * 1024 * 1024}"]
-
-
-def oom_killed(dirs: list[Path]) -> bool:
-    """Whether the kernel ended a process of these cgroups for going over its memory limit."""
-    for folder in dirs:
-        for name in ("memory.events", "memory.oom_control"):
-            with contextlib.suppress(OSError):
-                for line in (folder / name).read_text().splitlines():
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill" and int(value or 0) > 0:
-                        return True
-    return False
-
-
-def limits_release(dirs: list[Path]) -> None:
-    """Remove the cgroups once their processes are gone (best effort: a cgroup still busy is left)."""
-    for folder in dirs:
-        with contextlib.suppress(OSError):
-            folder.rmdir()
