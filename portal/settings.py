@@ -244,9 +244,10 @@ RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 # Provisioning
 # The server where `postgres-database` resources are made (embedded mode: a second embedded server, never the
 # portal's own; with DATABASE_URL given: that server unless set).
+_on_embedded_server = urlparse(DATABASE_URL).port == _embedded_state.get("postgres", {}).get("port")
 PROVISIONING_POSTGRES_URL = (
     env.str("PROVISIONING_POSTGRES_URL", default="")
-    or (not env.str("DATABASE_URL", default="") and _embedded_state.get("teams_database_url"))
+    or (_on_embedded_server and _embedded_state.get("teams_database_url", ""))
     or DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
 )
 # Host name given to scientists in database connection details (where the server is reachable from their code).
