@@ -19,6 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@bash scripts/run-system-deps.sh
 	$(PY) -m portal.launcher
 
 test: $(STAMP)

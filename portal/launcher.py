@@ -56,6 +56,15 @@ def run() -> int:
             f"redis 127.0.0.1:{state.get('redis', {}).get('port', '-')})"
         )
 
+    # The Python environment of notebooks and jobs (apart from this .venv): built once, rebuilt when
+    # requirements-user.txt changes. Without it the portal still runs; notebooks and jobs are then not offered.
+    from provisioning.sandbox import userenv
+
+    try:
+        userenv.build_base(log=_log)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        _log(f"the notebook and job environment could not be built ({exc}); notebooks and jobs are not offered")
+
     manage = [sys.executable, str(BASE_DIR / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True)

@@ -7,6 +7,7 @@ are checked against it by the tests.
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
 import environ
 from cryptography.fernet import Fernet
@@ -251,9 +252,13 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_QUEUES = [_KombuQueue(name) for name in ("operations", "control", "previews")]
 
 # Provisioning
-# The server where `postgres-database` resources are made (default: the portal's own server).
+# The server where `postgres-database` resources are made (embedded mode: a second embedded server, never the
+# portal's own; with DATABASE_URL given: that server unless set).
+_on_embedded_server = urlparse(DATABASE_URL).port == _embedded_state.get("postgres", {}).get("port")
 PROVISIONING_POSTGRES_URL = (
-    env.str("PROVISIONING_POSTGRES_URL", default="") or DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    env.str("PROVISIONING_POSTGRES_URL", default="")
+    or (_on_embedded_server and _embedded_state.get("teams_database_url", ""))
+    or DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
 )
 # Host name given to scientists in database connection details (where the server is reachable from their code).
 PROVISIONING_POSTGRES_PUBLIC_HOST = env.str("PROVISIONING_POSTGRES_PUBLIC_HOST", default="")
@@ -268,8 +273,9 @@ OPERATION_HEARTBEAT_TIMEOUT_SECONDS = env.int("OPERATION_HEARTBEAT_TIMEOUT_SECON
 # Notebooks and jobs on this machine
 # GPUs to hand out: a count ("2"), indexes ("0,1"), or "none"; empty reads them from NVML / nvidia-smi.
 PORTAL_GPUS = env.str("PORTAL_GPUS", default="")
-# Host name in notebook addresses (where people's browsers reach this machine).
-NOTEBOOK_PUBLIC_HOST = env.str("NOTEBOOK_PUBLIC_HOST", default="localhost")
+# Host name in notebook addresses (where people's browsers reach this machine). It must differ from the portal's
+# host name: browsers send cookies by host, not port, so a notebook on the portal's host would get its session.
+NOTEBOOK_PUBLIC_HOST = env.str("NOTEBOOK_PUBLIC_HOST", default="127.0.0.1")
 # Address notebook servers listen on; 127.0.0.1 keeps them off the network (put a proxy in front to share).
 NOTEBOOK_BIND_ADDRESS = env.str("NOTEBOOK_BIND_ADDRESS", default="127.0.0.1")
 # Warn the owner this many minutes before an idle notebook is stopped.
@@ -278,6 +284,25 @@ NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=2)
 # Warn an owner this many hours before their resource reaches its expiry date.
 EXPIRY_WARNING_HOURS = env.int("EXPIRY_WARNING_HOURS", default=24)
+
+# Isolation of notebooks and jobs on this machine (provisioning/sandbox/, issue 12)
+# Users' folders (team folders, notebook and job folders); put them on another disk than the portal's data.
+PORTAL_USER_DATA_DIR = Path(env.str("PORTAL_USER_DATA_DIR", default=str(DATA_DIR))).resolve()
+# Where the shared Python environment of notebooks and jobs is built (read by provisioning/sandbox/userenv.py too).
+PORTAL_USER_ENV_DIR = env.str("PORTAL_USER_ENV_DIR", default="")
+# The requirements file of that environment (default: requirements-user.txt, which Keepers edit).
+PORTAL_USER_REQUIREMENTS = env.str("PORTAL_USER_REQUIREMENTS", default="")
+# Processes and threads one team account may run at once (half of it per notebook or job).
+PORTAL_SANDBOX_MAX_PROCESSES = env.int("PORTAL_SANDBOX_MAX_PROCESSES", default=2048)
+# More folders sandboxed programs must not see, besides the data folders and the portal's home.
+PORTAL_SANDBOX_HIDE = env.list("PORTAL_SANDBOX_HIDE", default=[])
+_portal_host = urlparse(PORTAL_BASE_URL).hostname or ""
+if NOTEBOOK_PUBLIC_HOST.strip("[]").lower() == _portal_host.strip("[]").lower():
+    raise ImproperlyConfigured(
+        f"NOTEBOOK_PUBLIC_HOST ({NOTEBOOK_PUBLIC_HOST}) is the portal's own host name (PORTAL_BASE_URL). Browsers "
+        "would send the portal's session cookie to every notebook. Give notebooks another name for this machine "
+        "(for example 127.0.0.1 when the portal is on localhost, or notebooks.example.org)."
+    )
 
 # Terraform
 # Where Terraform keeps state (the pg backend, one workspace per resource); the role must own that database.

@@ -62,6 +62,12 @@ def search_page(request):
     return render(request, "portal/search.html", {"q": q, "hits": search(user=request.user, text=q) if q else []})
 
 
+def _local_compute_problem():
+    from provisioning.sandbox import local_compute_problem
+
+    return local_compute_problem()
+
+
 def keepers(request):
     """What needs the Keepers' attention: approvals, failures, stale guides, catalog changes, teams' usage."""
     from django.db.models import Count, Q
@@ -89,6 +95,7 @@ def keepers(request):
             "stale": guide_selectors.stale_guides(),
             "changed": catalog_selectors.recently_changed(),
             "teams": teams,
+            "local_compute_problem": _local_compute_problem(),
         },
     )
 

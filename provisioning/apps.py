@@ -11,3 +11,6 @@ class ProvisioningConfig(AppConfig):
 
         # /readyz reports the cluster only when one is configured.
         register_check("kubernetes", kube.check_ready, when=kube.configured)
+        from provisioning.sandbox import local_compute_problem
+
+        register_check("sandbox", local_compute_problem)

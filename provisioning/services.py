@@ -50,6 +50,10 @@ def resource_request(
             f"'{template.name}' is not offered here: the portal has no {template.driver} cluster configured.",
             code="template_unavailable",
         )
+    if problem := getattr(driver, "offer_problem", lambda: None)():
+        raise PortalError(
+            f"'{template.name}' is not offered on this machine now. {problem}", code="template_unavailable"
+        )
     if not can_use_team(owner, team):
         raise NotAllowed(f"You are not a member of the team '{team.name}'.")
     hidden_parameters_refuse(template, parameters)
@@ -278,8 +282,11 @@ def resource_open_url(*, resource, user, request=None) -> str:
     if not can_manage(user, resource):
         raise NotAllowed("Only the owner, a team admin or a Keeper can open this notebook.")
     url = resource.secrets.get("url_with_token")
-    if resource.state != State.READY or not url:
+    driver = get_driver(resource.driver, resource.kind)
+    if resource.state != State.READY or not (url or hasattr(driver, "login_url")):
         raise PortalError("This notebook is not running; start it first.", code="not_running", status_code=409)
+    if hasattr(driver, "login_url"):  # a one-time link: the notebook's token never lands in an address bar
+        url = driver.login_url(resource)
     audit_record(actor=user, action="resource.open", target=resource, request=request)
     return url
 

@@ -61,6 +61,15 @@ def template_pick(request):
     return render(request, "provisioning/template_pick.html", {"templates": selectors.template_list()})
 
 
+def _offer_problem(template) -> str | None:
+    """Why this template cannot be used on this machine now (local notebooks and jobs without a sandbox)."""
+    try:
+        driver = get_driver(template.driver, template.resource_kind)
+    except DriverError:
+        return None
+    return getattr(driver, "offer_problem", lambda: None)()
+
+
 def resource_new(request, slug):
     try:
         template = selectors.template_get(slug=slug)
@@ -108,6 +117,7 @@ def resource_new(request, slug):
             "team": team,
             "quotas": quota_summary(team) if team else [],
             "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+            "offer_problem": _offer_problem(template),
         },
     )
 

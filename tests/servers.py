@@ -35,6 +35,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
         embedded.start(root)
         if not already:  # a second pytest run beside a first must not stop the first one's servers
             _started["root"] = root
+    # The Python environment of sandboxed notebooks and jobs: built once per machine, then reused (cached by the
+    # hash of requirements-user.txt under PORTAL_USER_ENV_DIR, outside the repository).
+    from provisioning.sandbox import userenv
+
+    userenv.build_base(log=lambda line: print(f"[tests] {line}", flush=True))
     return (yield)
 
 

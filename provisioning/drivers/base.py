@@ -10,18 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from provisioning.failures import DriverError  # noqa: F401  (defined below the drivers, for the sandbox)
+
 Log = Callable[[str], None]
 # `Outputs.resource_state` of an apply/start that started something slow: the resource stays "being created" or
 # "starting" and the control loop polls it every POLL_INTERVAL_SECONDS until `poll` says ready (or failed).
 IN_PROGRESS = "in_progress"
-
-
-class DriverError(Exception):
-    """An expected failure of the outside world. `message` is for people; `reason` a short machine code."""
-
-    def __init__(self, message: str, *, reason: str = "error", retryable: bool = False):
-        super().__init__(message)
-        self.message, self.reason, self.retryable = message, reason, retryable
 
 
 class Queued(DriverError):

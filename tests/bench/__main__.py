@@ -465,8 +465,8 @@ def bench_notebooks(portal: Portal) -> None:
             "POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": f"nb-{stamp}-{i}"}
         )
         _wait_state(portal, created["id"], {"ready", "failed"})
-        url = portal.call("GET", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["url_with_token"]
-        base, token = url.split("/lab?token=")
+        token = portal.call("GET", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["token"]
+        base = portal.call("GET", f"/api/v1/resources/{created['id']}/")["outputs"]["url"].rsplit("/lab", 1)[0]
         urllib.request.urlopen(
             urllib.request.Request(
                 f"{base}/api/status",  # noqa: S310

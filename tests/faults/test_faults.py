@@ -95,7 +95,10 @@ def _jupyter_servers(resource) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if "jupyterlab" in " ".join(process.info["cmdline"] or []) and marker in (process.info["cwd"] or ""):
+            cmdline = process.info["cmdline"] or []
+            # The server itself: not its supervisor or the sandbox around it (issue 12), whose command lines name it.
+            server = cmdline[1:3] == ["-m", "jupyterlab"]
+            if server and marker in " ".join(cmdline):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue

@@ -14,7 +14,7 @@ def test_readyz_ok_with_database_redis_and_worker(client, live_worker):
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
-    assert body["checks"] == {"database": "ok", "redis": "ok", "workers": "ok"}
+    assert body["checks"] == {"database": "ok", "redis": "ok", "workers": "ok", "sandbox": "ok"}
 
 
 @pytest.mark.worker

@@ -17,8 +17,8 @@ from tests.conftest import api_create, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
 
-def _status(url_with_token):
-    base, token = url_with_token.split("/lab?token=")
+def _status(url, token):
+    base = url.rsplit("/lab", 1)[0]
     request = urllib.request.Request(f"{base}/api/status", headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
@@ -31,7 +31,7 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     notebook = wait_for(notebook, State.READY, timeout=10)
     print(f"notebook ready after {time.monotonic() - started:.1f} s")
     secrets = client.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
-    assert "started" in _status(secrets["url_with_token"])
+    assert "started" in _status(notebook.outputs["url"], secrets["token"])
     assert notebook.outputs["url"].endswith("/lab") and "token" not in json.dumps(notebook.outputs)
     assert api(bob).get(f"/api/v1/resources/{notebook.pk}/credentials/").status_code == 404
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from provisioning import gpus
+from provisioning import gpus, sandbox
 from provisioning.drivers.base import Driver, Outputs, Status, register
 from provisioning.drivers.local import jobrunner as jobrunner_module
 from provisioning.drivers.local import process as local_process
@@ -19,11 +19,15 @@ STATE_VERSION = 1
 EXAMPLES = Path(__file__).resolve().parents[3] / "provisioning" / "examples"
 
 
-def runner_argv(resource, argv: list[str], result: Path) -> list[str]:
-    """The supervisor's command line: it runs `argv`, enforces the time limit and records the exit code."""
-    seconds = float(resource.parameters.get("max_runtime_minutes") or 60) * 60
+def runner_argv(resource, argv: list[str], result: Path, seconds: float | None = None, limits=None) -> list[str]:
+    """The supervisor's command line: it runs `argv` (sandboxed), enforces the time limit, records the exit code
+    and whether the memory limit ended it."""
+    if seconds is None:
+        seconds = float(resource.parameters.get("max_runtime_minutes") or 60) * 60
+    cgroups = [part for folder in sandbox.cgroup_dirs(limits) for part in ("--cgroup", str(folder))] if limits else []
     # -I: isolated, so the script's own folder (with our selectors.py) does not shadow the standard library.
-    return [sys.executable, "-I", str(Path(jobrunner_module.__file__)), str(result), str(seconds), "--", *argv]
+    runner = [sys.executable, "-I", str(Path(jobrunner_module.__file__)), str(result), str(seconds)]
+    return [*runner, *cgroups, "--", *argv]
 
 
 @register
@@ -32,6 +36,11 @@ class LocalJobDriver(Driver):
     label = "a process on this machine"
     kinds = frozenset({"training_job"})
     can_cancel = True
+
+    @classmethod
+    def offer_problem(cls) -> str | None:
+        """Why this cannot be offered here now (never run unsandboxed), or None."""
+        return sandbox.local_compute_problem()
 
     def validate(self, parameters, *, team, config=None):
         errors = {}
@@ -65,12 +74,13 @@ class LocalJobDriver(Driver):
             Path(state.get("result", root / "result.json")).unlink(missing_ok=True)
             log(f"The earlier run (pid {state['pid']}) has ended; running the command again in the same folder.")
         allocated = local_process.gpus_or_wait(resource, noun="job")
-        workdir = root / "work"
-        workdir.mkdir(parents=True, exist_ok=True)
+        python = sandbox.team_python(resource.team)
+        account = sandbox.team_account(resource.team)
+        sandbox.traversable(root)
+        workdir = sandbox.own(root / "work", account)
         for name in resource.template.config.get("files", []):
             source = EXAMPLES / Path(name).name
-            if source.is_file() and not (workdir / source.name).exists():
-                shutil.copy(source, workdir / source.name)
+            if source.is_file() and sandbox.write_new(workdir / source.name, source.read_bytes(), account):
                 log(f"Added the starter file {source.name} to the working folder.")
         argv = split_command(resource.parameters.get("command"))
         env = local_process.clean_env(
@@ -80,10 +90,15 @@ class LocalJobDriver(Driver):
                 **{str(k): str(v) for k, v in (resource.parameters.get("env") or {}).items()},
                 "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocated)),
                 "PORTAL_JOB_DIR": str(workdir),
+                "PORTAL_TEAM_DIR": str(sandbox.team_folder(resource.team)),
             },
+            python=python,
         )
         result = root / "result.json"
-        process = local_process.start(runner_argv(resource, argv, result), cwd=workdir, env=env, log=root / "job.log")
+        sandboxed, limits = sandbox.sandbox_for(resource, argv, workdir=workdir)
+        process = local_process.start(
+            runner_argv(resource, sandboxed, result, limits=limits), cwd=workdir, env=env, log=root / "job.log"
+        )
         state = {
             "version": STATE_VERSION,
             **process,
@@ -122,6 +137,14 @@ class LocalJobDriver(Driver):
                     "failed",
                     f"Stopped: it reached its maximum run time of {minutes} minutes. Save "
                     "checkpoints and resume, or ask for a longer run time.",
+                    outputs=outputs,
+                )
+            if reason == "memory":
+                limit = sandbox.limits_for(resource).memory_mb
+                return Status(
+                    "failed",
+                    f"Stopped: it used more than its memory limit ({limit} MB) and the system ended it. Ask for a "
+                    "bigger size, or make it use less memory (smaller batches, fewer rows at once).",
                     outputs=outputs,
                 )
             if reason == "cancelled":

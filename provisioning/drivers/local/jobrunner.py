@@ -1,7 +1,10 @@
-"""Supervisor of one job process: `python jobrunner.py RESULT_FILE TIMEOUT_SECONDS -- ARGV...`.
+"""Supervisor of one job or notebook process:
+`python jobrunner.py RESULT_FILE TIMEOUT_SECONDS [--cgroup DIR]... -- ARGV...`.
 
-Runs ARGV (no shell), forwards SIGTERM/SIGINT to it, kills it past TIMEOUT_SECONDS, and writes
-{"exit_code": N, "reason": "exited|timeout|cancelled", "finished_at": ...} to RESULT_FILE. Any worker can later read
+Runs ARGV (no shell; a sandboxed command line), forwards SIGTERM/SIGINT to it, kills it past TIMEOUT_SECONDS (0: no
+limit), and writes {"exit_code": N, "reason": "exited|timeout|cancelled|memory", "finished_at": ...} to RESULT_FILE.
+"memory": the kernel ended it for going over the memory limit of its cgroups (DIRs), which are removed at the end.
+The sandbox dies with this supervisor (bubblewrap's --die-with-parent). Any worker can later read
 how the job ended, even one started after the worker that launched it died. Imports nothing of Django.
 """
 
@@ -24,9 +27,37 @@ def _write(path: str, exit_code: int, reason: str) -> None:
     os.replace(tmp, path)
 
 
+def _oom_killed(dirs: list[str]) -> bool:
+    for folder in dirs:
+        for name in ("memory.events", "memory.oom_control"):
+            try:
+                with open(os.path.join(folder, name)) as handle:
+                    for line in handle:
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill" and int(value or 0) > 0:
+                            return True
+            except OSError:
+                pass
+    return False
+
+
+def _release(dirs: list[str]) -> None:
+    deadline = time.monotonic() + 5
+    for folder in dirs:
+        while os.path.isdir(folder):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+
+
 def main(argv: list[str]) -> int:
     result_file, timeout = argv[1], float(argv[2])
-    command = argv[argv.index("--") + 1 :]
+    split = argv.index("--")
+    options, command = argv[3:split], argv[split + 1 :]
+    cgroups = [options[i + 1] for i, option in enumerate(options) if option == "--cgroup"]
     try:
         child = subprocess.Popen(command)
     except OSError as exc:
@@ -62,6 +93,10 @@ def main(argv: list[str]) -> int:
                 child.kill()
     if code < 0:  # killed by a signal: report as the shell does
         code = 128 - code
+    if reason["value"] == "exited" and code != 0 and _oom_killed(cgroups):
+        reason["value"] = "memory"
+        print("\n[portal] The program used more memory than its limit and was stopped by the system.", flush=True)
+    _release(cgroups)
     _write(result_file, code, reason["value"])
     return code
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import secrets
 import shutil
-import sys
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -14,19 +14,21 @@ from pathlib import Path
 
 from django.conf import settings
 
-from provisioning import gpus
+from provisioning import gpus, sandbox
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 from provisioning.drivers.local import process as local_process
+from provisioning.drivers.local.job import runner_argv
 from provisioning.drivers.shared import jupyter_get, jupyter_last_activity  # noqa: F401  (used here, and re-exported)
+from provisioning.sandbox import notebook_login
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60
 
 
-def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
-    """The command line of a notebook server (the token travels in the environment, never here)."""
-    argv = [
-        sys.executable,
+def jupyter_argv(*, port: int, workdir: Path, python: str) -> list[str]:
+    """The command line of a notebook server in the team's environment (the token travels in the environment)."""
+    return [
+        python,
         "-m",
         "jupyterlab",
         "--no-browser",
@@ -38,9 +40,6 @@ def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--ServerApp.allow_remote_access=True",
     ]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    return argv
 
 
 _get = jupyter_get
@@ -57,6 +56,11 @@ class LocalNotebookDriver(Driver):
     kinds = frozenset({"notebook"})
     can_stop = True
 
+    @classmethod
+    def offer_problem(cls) -> str | None:
+        """Why this cannot be offered here now (never run unsandboxed), or None."""
+        return sandbox.local_compute_problem()
+
     def validate(self, parameters, *, team, config=None):
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         return {"gpus": problem} if problem else {}
@@ -71,7 +75,7 @@ class LocalNotebookDriver(Driver):
             outputs["gpus"] = ",".join(map(str, state["gpus"]))
         return Outputs(
             outputs=outputs,
-            secrets={"token": token, "url_with_token": f"{url}?token={token}"},
+            secrets={"token": token},
             state=state,
             message="Ready: open it with the Open notebook button.",
         )
@@ -85,29 +89,59 @@ class LocalNotebookDriver(Driver):
             return self._outputs(resource, state, token)
         root = local_process.resource_dir(resource)
         self._end_orphan(resource, root, token, log)
-        workdir = root / "work"
-        for folder in (workdir, root / "home", root / "jupyter" / "config", root / "jupyter" / "runtime"):
+        python = sandbox.team_python(resource.team)
+        account = sandbox.team_account(resource.team)
+        sandbox.traversable(root)
+        workdir, home, jupyter = root / "work", root / "home", root / "jupyter"
+        fresh_home = not home.exists()
+        for folder in (workdir, home, jupyter / "runtime"):  # the team's account writes only these
+            sandbox.own(folder, account)
+        for folder in (jupyter, jupyter / "config", jupyter / "logins"):  # the portal's; the team's account reads
             folder.mkdir(parents=True, exist_ok=True)
-        # No "Would you like to receive Jupyter news?" pop-up: this server cannot reach the internet anyway.
-        settings_file = (
-            root / "jupyter/config/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-        )
-        if not settings_file.exists():
+            folder.chmod(0o755)
+        notebook_login.write_config(jupyter / "config")
+        with contextlib.suppress(OSError):  # the team folder, at hand in the file browser
+            (workdir / "team").symlink_to(sandbox.team_folder(resource.team))
+        # No "Would you like to receive Jupyter news?" pop-up. Written only into a home just made, before the team's
+        # account had it: root never writes where that account could have planted a link.
+        lab_settings = home / ".jupyter" / "lab" / "user-settings"
+        if fresh_home:
+            settings_file = lab_settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
             settings_file.parent.mkdir(parents=True, exist_ok=True)
             settings_file.write_text(json.dumps({"fetchNews": "false"}))
+            if sandbox.running_as_root():
+                subprocess.run(["chown", "-R", f"{account.uid}:{account.gid}", str(home)], check=True)
         port = local_process.free_port(settings.NOTEBOOK_BIND_ADDRESS)
         env = local_process.clean_env(
-            root / "home",
+            home,
             {
                 "JUPYTER_TOKEN": token,
-                "JUPYTER_CONFIG_DIR": str(root / "jupyter" / "config"),
-                "JUPYTER_RUNTIME_DIR": str(root / "jupyter" / "runtime"),
+                "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+                "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+                "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+                "JUPYTERLAB_SETTINGS_DIR": str(lab_settings),
+                "JUPYTERLAB_WORKSPACES_DIR": str(home / ".jupyter" / "lab" / "workspaces"),
+                "PORTAL_LOGIN_DIR": str(jupyter / "logins"),
+                "PORTAL_SESSION_COOKIE": settings.SESSION_COOKIE_NAME,
+                "PORTAL_TEAM_DIR": str(sandbox.team_folder(resource.team)),
                 "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocated)),
             },
+            python=python,
         )
         started = time.monotonic()
+        sandboxed, limits = sandbox.sandbox_for(
+            resource,
+            jupyter_argv(port=port, workdir=workdir, python=python),
+            workdir=workdir,
+            extra_binds=[home, jupyter],
+        )
+        # The same supervisor as jobs (no time limit): the sandbox dies with it, and it outlives the worker.
+        (root / "result.json").unlink(missing_ok=True)
         process = local_process.start(
-            jupyter_argv(port=port, workdir=workdir), cwd=workdir, env=env, log=root / "notebook.log"
+            runner_argv(resource, sandboxed, root / "result.json", seconds=0, limits=limits),
+            cwd=workdir,
+            env=env,
+            log=root / "notebook.log",
         )
         state = {"version": STATE_VERSION, **process, "port": port, "workdir": str(workdir), "gpus": allocated}
         # Remembered on disk at once: a worker that dies before saving driver_state leaves no unknown server behind.
@@ -156,9 +190,22 @@ class LocalNotebookDriver(Driver):
         except (OSError, urllib.error.URLError, ValueError):
             return False
 
+    def login_url(self, resource) -> str:
+        """A one-time link that signs the browser in to the notebook (no token in the address)."""
+        return notebook_login.login_link(
+            resource.outputs["url"], local_process.resource_dir(resource) / "jupyter" / "logins"
+        )
+
     def poll(self, resource) -> Status:
         state = resource.driver_state
         if not local_process.alive(state):
+            result = local_process.resource_dir(resource) / "result.json"
+            if result.exists() and json.loads(result.read_text()).get("reason") == "memory":
+                return Status(
+                    "failed",
+                    f"The notebook used more than its memory limit ({sandbox.limits_for(resource).memory_mb} MB) "
+                    "and the system stopped it. Start it again (your files are kept) with a bigger size.",
+                )
             return Status("failed", "The notebook server stopped unexpectedly. Start it again: your files are kept.")
         try:
             last = jupyter_last_activity(_loopback(state), resource.secrets.get("token", ""))
@@ -189,5 +236,6 @@ class LocalNotebookDriver(Driver):
     def preview(self, resource) -> str:
         return (
             f"A JupyterLab server on this machine with {resource.parameters.get('gpus', 0)} GPU(s), its own "
-            f"token and a working folder under {settings.DATA_DIR / 'resources'}."
+            f"token and a working folder under {settings.PORTAL_USER_DATA_DIR / 'resources'}, in a sandbox as "
+            "your team's account."
         )

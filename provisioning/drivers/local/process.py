@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,9 +30,23 @@ PASSED_THROUGH = (
 )
 
 
+# Variables the dynamic linker and C library obey: the supervisor and the first steps of the sandbox run as the
+# portal (root in CI and containers), so a user's program may never set them (glibc's "unsecure" list and LD_*).
+UNSAFE_VARIABLES = frozenset(
+    {
+        "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE",
+        "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR", "ENV", "BASH_ENV", "IFS",
+    }
+)  # fmt: skip
+
+
+def _unsafe(name: str) -> bool:
+    return name in UNSAFE_VARIABLES or name.startswith(("LD_", "MALLOC_"))
+
+
 def resource_dir(resource) -> Path:
-    """The folder of a local resource (working folder, logs, Jupyter config) under the data folder."""
-    return settings.DATA_DIR / "resources" / str(resource.id)
+    """The folder of a local resource (working folder, logs, Jupyter config) under the users' data folder."""
+    return settings.PORTAL_USER_DATA_DIR / "resources" / str(resource.id)
 
 
 def gpus_or_wait(resource, *, noun: str) -> list[int]:
@@ -53,19 +66,20 @@ def gpus_or_wait(resource, *, noun: str) -> list[int]:
     return allocation.gpus
 
 
-def clean_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
-    """A fresh environment for a user's program: PATH with the portal's Python first, HOME in its folder."""
+def clean_env(home: Path, extra: dict[str, str], *, python: str) -> dict[str, str]:
+    """A fresh environment for a user's program: PATH with the team's Python first, HOME in its folder."""
     env = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
-    python_bin = str(Path(sys.executable).parent)
+    python_bin = str(Path(python).parent)
     env.update(
         {
             "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(home),
             "PYTHONUNBUFFERED": "1",
             "LANG": env.get("LANG", "C.UTF-8"),
+            "VIRTUAL_ENV": str(Path(python).parent.parent),
         }
     )
-    env.update(extra)
+    env.update({key: value for key, value in extra.items() if not _unsafe(key)})
     return env
 
 
