@@ -22,7 +22,7 @@ import pytest
 from django.conf import settings
 
 from portal import embedded
-from provisioning import sandbox, services
+from provisioning import control, sandbox
 from provisioning.drivers.local import process as local_process
 from provisioning.models import Resource, State
 from provisioning.sandbox import userenv
@@ -44,7 +44,7 @@ def _finish(job, timeout=180):
         Resource.objects.get(pk=job.pk).state in (State.RUNNING, State.REQUESTED, State.PROVISIONING, State.QUEUED)
         and time.monotonic() < deadline
     ):
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.3)
     return Resource.objects.get(pk=job.pk)
 
