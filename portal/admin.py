@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from portal.audit_admin import AuditedAdminMixin
 from portal.models import AuditEvent, Membership, Team
 
 
@@ -10,7 +11,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "team"  # quotas are fields of the team; memberships come through the inline
     list_display = ["slug", "name", "max_notebooks", "max_gpus", "max_storage_gb", "max_databases"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
@@ -28,3 +30,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # append-only, the database refuses too

@@ -23,6 +23,7 @@ from provisioning.drivers.kube_manifests import (
     job_manifest,
     namespace_for,
     namespace_manifest,
+    network_policy_manifests,
     notebook_manifests,
     object_name,
 )
@@ -56,6 +57,18 @@ def _since(timestamp: str | None) -> float:
     except ValueError:
         return 0.0
     return (timezone.now() - when).total_seconds()
+
+
+def team_network_policies(team_slug: str) -> list[dict]:
+    try:
+        return network_policy_manifests(
+            team_slug,
+            ingress_namespace=settings.KUBERNETES_INGRESS_NAMESPACE,
+            portal_namespace=settings.KUBERNETES_PORTAL_NAMESPACE,
+            egress_allow=settings.KUBERNETES_EGRESS_ALLOW_CIDRS,
+        )
+    except ManifestError as exc:
+        raise DriverError(str(exc), reason="invalid_manifest") from None
 
 
 def _as_yaml(manifests: list[dict]) -> str:
@@ -108,8 +121,11 @@ class KubernetesDriver(Driver):
         return written
 
     def _ensure_namespace(self, resource, log) -> str:
+        """The team's namespace and its NetworkPolicies (teams apart; only the Ingress reaches notebooks)."""
         manifest = namespace_manifest(resource.team.slug)
         kube.ensure_namespace(manifest)
+        for policy in team_network_policies(resource.team.slug):
+            kube.create_or_patch(policy)
         return manifest["metadata"]["name"]
 
     def _wait_for_pod(self, resource, log, *, namespace, pod_name, gpus, until: set[str], give_up_after=None):
@@ -192,6 +208,7 @@ class KubeNotebookDriver(KubernetesDriver):
                 profile,
                 ingress_host=settings.KUBERNETES_INGRESS_HOST,
                 ingress_class=settings.KUBERNETES_INGRESS_CLASS,
+                tls_secret=settings.KUBERNETES_INGRESS_TLS_SECRET,
             )
         except ManifestError as exc:
             raise DriverError(str(exc), reason="invalid_manifest") from None
@@ -322,7 +339,13 @@ class KubeNotebookDriver(KubernetesDriver):
 
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
-        return _as_yaml([namespace_manifest(resource.team.slug), *self._build(resource, profile)])
+        return _as_yaml(
+            [
+                namespace_manifest(resource.team.slug),
+                *self._build(resource, profile),
+                *team_network_policies(resource.team.slug),
+            ]
+        )
 
 
 @register
@@ -440,5 +463,9 @@ class KubeJobDriver(KubernetesDriver):
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
         return _as_yaml(
-            [namespace_manifest(resource.team.slug), self._build(resource, profile, resource.template.config)]
+            [
+                namespace_manifest(resource.team.slug),
+                self._build(resource, profile, resource.template.config),
+                *team_network_policies(resource.team.slug),
+            ]
         )

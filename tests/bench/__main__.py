@@ -465,7 +465,7 @@ def bench_notebooks(portal: Portal) -> None:
             "POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": f"nb-{stamp}-{i}"}
         )
         _wait_state(portal, created["id"], {"ready", "failed"})
-        url = portal.call("GET", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["url_with_token"]
+        url = portal.call("POST", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["url_with_token"]
         base, token = url.split("/lab?token=")
         urllib.request.urlopen(
             urllib.request.Request(

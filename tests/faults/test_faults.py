@@ -47,7 +47,7 @@ def test_postgres_outage_is_a_clear_503_then_recovers_without_a_restart(live_ser
         status, body = _get(f"{live_server.url}/api/v1/catalog/", token)
         assert status == 503 and json.loads(body)["error"] == "unavailable"
         status, body = _get(f"{live_server.url}/readyz")
-        assert status == 503 and json.loads(body)["checks"]["database"] != "ok"
+        assert status == 503 and json.loads(body) == {"status": "unavailable"}
     finally:
         postgres.start()
     connection.close()  # this test's own connection was cut too
