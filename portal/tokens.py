@@ -79,10 +79,20 @@ def token_revoke(*, user, token: ApiToken, request=None) -> ApiToken:
     """Revoke one of the user's tokens; it stops working at once. Revoking twice changes nothing."""
     if token.user_id != user.pk:
         raise NotFound("No such token among yours.")
+    return _revoke(token, actor=user, request=request, by="owner")
+
+
+def token_revoke_by_keeper(*, token: ApiToken, actor, request=None) -> ApiToken:
+    """A Keeper (in the admin) revokes someone's token, for example one that leaked."""
+    return _revoke(token, actor=actor, request=request, by="admin")
+
+
+def _revoke(token: ApiToken, *, actor, request, by: str) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=user, action="token.revoke", target=token, request=request, data={"name": token.name})
+        data = {"name": token.name, "by": by}
+        audit_record(actor=actor, action="token.revoke", target=token, request=request, data=data)
     return token
 
 

@@ -363,3 +363,16 @@ def test_template_changes_in_the_admin_and_catalog_imports_are_audited(admin_cli
     catalog_import(text=document, user=admin_user)
     imported = AuditEvent.objects.get(action="catalog.import")
     assert imported.actor == admin_user and imported.data["created"] == ["imported-thing"]
+
+
+def test_keepers_revoke_a_leaked_token_in_the_admin_but_never_read_a_key(admin_client, admin_user, alice):
+    from portal.tokens import token_issue
+
+    token, key = token_issue(user=alice, name="leaked")
+    page = admin_client.get(f"/admin/portal/apitoken/{token.pk}/change/").content.decode()
+    assert "leaked" in page and key not in page and token.digest not in page
+    assert admin_client.get("/admin/authtoken/tokenproxy/").status_code == 404  # DRF's plain-key admin is gone
+    response = admin_client.post("/admin/portal/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert response.status_code == 302
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    assert AuditEvent.objects.filter(action="token.revoke", actor=admin_user, data__by="admin").exists()
