@@ -293,6 +293,7 @@ KUBERNETES_INGRESS_SCHEME = env.str("KUBERNETES_INGRESS_SCHEME", default="https"
 # namespaces whose pods may reach notebooks (the Ingress controller's; the portal's own, for idle culling); private
 # networks team pods may reach besides the internet (an in-cluster S3 or database).
 KUBERNETES_INGRESS_TLS_SECRET = env.str("KUBERNETES_INGRESS_TLS_SECRET", default="")
+KUBERNETES_INGRESS_SUBDOMAINS = env.bool("KUBERNETES_INGRESS_SUBDOMAINS", default=False)  # <notebook>.<host> each
 KUBERNETES_INGRESS_NAMESPACE = env.str("KUBERNETES_INGRESS_NAMESPACE", default="ingress-nginx")
 KUBERNETES_PORTAL_NAMESPACE = env.str("KUBERNETES_PORTAL_NAMESPACE", default="")
 KUBERNETES_EGRESS_ALLOW_CIDRS = env.list("KUBERNETES_EGRESS_ALLOW_CIDRS", default=[])

@@ -46,6 +46,15 @@ def object_name(resource, prefix: str) -> str:
     return dns_label(f"{prefix}-{resource.name[:room].rstrip('-')}-{suffix}")
 
 
+def notebook_host(resource, ingress_host: str, *, per_notebook: bool = False) -> str:
+    """The host name of a notebook behind the Ingress: the shared one, or `<notebook>.<host>` so that every notebook
+    is an origin of its own (a notebook's page then cannot read another notebook's API with the visitor's cookies;
+    needs wildcard DNS and a wildcard certificate)."""
+    if not ingress_host or not per_notebook:
+        return ingress_host
+    return dns_subdomain(f"{object_name(resource, 'nb')}.{ingress_host.lower()}")
+
+
 def labels_for(resource, component: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/managed-by": MANAGED_BY,

@@ -24,6 +24,7 @@ from provisioning.drivers.kube_manifests import (
     namespace_for,
     namespace_manifest,
     network_policy_manifests,
+    notebook_host,
     notebook_manifests,
     object_name,
 )
@@ -206,16 +207,22 @@ class KubeNotebookDriver(KubernetesDriver):
             return notebook_manifests(
                 resource,
                 profile,
-                ingress_host=settings.KUBERNETES_INGRESS_HOST,
+                ingress_host=self._host(resource),
                 ingress_class=settings.KUBERNETES_INGRESS_CLASS,
                 tls_secret=settings.KUBERNETES_INGRESS_TLS_SECRET,
             )
         except ManifestError as exc:
             raise DriverError(str(exc), reason="invalid_manifest") from None
 
-    def _url(self, name: str, namespace: str) -> str:
+    @staticmethod
+    def _host(resource) -> str:
+        return notebook_host(
+            resource, settings.KUBERNETES_INGRESS_HOST, per_notebook=settings.KUBERNETES_INGRESS_SUBDOMAINS
+        )
+
+    def _url(self, resource, name: str, namespace: str) -> str:
         if settings.KUBERNETES_INGRESS_HOST:
-            base = f"{settings.KUBERNETES_INGRESS_SCHEME}://{settings.KUBERNETES_INGRESS_HOST}"
+            base = f"{settings.KUBERNETES_INGRESS_SCHEME}://{self._host(resource)}"
         else:  # reachable inside the cluster only
             base = f"http://{name}.{namespace}.svc.cluster.local"
         return f"{base}/notebooks/{name}/lab"
@@ -250,7 +257,7 @@ class KubeNotebookDriver(KubernetesDriver):
             gpus=int(profile.get("gpus") or 0),
             until={"ready"},
         )
-        url = self._url(name, namespace)
+        url = self._url(resource, name, namespace)
         outputs = {"url": url, "profile": profile.get("label", key)}
         if resource.parameters.get("storage_gb"):
             outputs["storage"] = f"{resource.parameters['storage_gb']} GB, kept when it stops"

@@ -260,3 +260,14 @@ def test_the_settings_refuse_to_start_with_notebooks_on_the_portals_host(tmp_pat
     env["KUBERNETES_INGRESS_HOST"] = "notebooks.example.org"
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=settings.BASE_DIR)
     assert run.returncode == 0, run.stderr
+
+
+def test_each_notebook_may_get_an_origin_of_its_own():
+    from provisioning.drivers.kube_manifests import notebook_host
+
+    resource = _resource("team-a", "notebook")
+    host = notebook_host(resource, "notebooks.example.org", per_notebook=True)
+    assert host == f"nb-work-{resource.id.hex[:6]}.notebooks.example.org"
+    assert notebook_host(resource, "notebooks.example.org") == "notebooks.example.org"
+    ingress = notebook_manifests(resource, PROFILES["cpu"], ingress_host=host, tls_secret="wildcard-tls")[-1]
+    assert ingress["spec"]["rules"][0]["host"] == host and ingress["spec"]["tls"][0]["hosts"] == [host]
