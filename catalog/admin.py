@@ -1,10 +1,12 @@
 from django.contrib import admin
 
 from catalog.models import Entry, Template
+from portal.audit_admin import AuditedAdminMixin
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "template"
     list_display = ["slug", "name", "resource_kind", "driver", "enabled", "version"]
     list_filter = ["resource_kind", "driver", "enabled"]
     search_fields = ["slug", "name"]

@@ -236,6 +236,17 @@ def catalog_import(
             entry.updated_by = user
             entry.save()
             report.updated.append(entry.slug)
+    audit_record(
+        actor=user,
+        action="catalog.import",
+        data={
+            "source": (source or "text")[:200],
+            "created": report.created[:50],
+            "updated": report.updated[:50],
+            "unchanged": len(report.unchanged),
+            "skipped": len(report.problems),
+        },
+    )
     return report
 
 

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from guides import selectors, services
@@ -9,6 +10,7 @@ from guides.forms import GuideForm
 from guides.models import Guide
 from portal.errors import NotFound, PortalError
 from portal.permissions import is_keeper
+from portal.redirects import safe_next
 
 
 def _guide_or_404(slug):
@@ -111,6 +113,4 @@ def guide_reviewed(request, slug):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Marked '{guide.title}' as reviewed today.")
-    if request.POST.get("next", "").startswith("/"):
-        return redirect(request.POST["next"])
-    return redirect("guides:detail", slug=slug)
+    return redirect(safe_next(request.POST.get("next"), reverse("guides:detail", args=[slug])))

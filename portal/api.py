@@ -1,12 +1,13 @@
 """REST API of the floor: tokens, the current user, teams."""
 
 from django.contrib.auth import authenticate, get_user_model
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, throttling
-from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.clientip import client_ip
 from portal.errors import PortalError
 from portal.permissions import is_keeper
 from portal.selectors import membership_list, team_list
@@ -17,10 +18,16 @@ from portal.serializers import (
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
+from portal.tokens import token_issue
 
 
 class TokenThrottle(throttling.AnonRateThrottle):
+    """Counts by the client's address; X-Forwarded-For counts only from TRUSTED_PROXIES (DRF would believe it)."""
+
     scope = "token"
+
+    def get_ident(self, request):
+        return client_ip(request) or "unknown"
 
 
 class TokenView(APIView):
@@ -47,8 +54,11 @@ class TokenView(APIView):
                 code="invalid_credentials",
                 status_code=401,
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        name = data.validated_data.get("name") or f"API sign-in {timezone.now():%Y-%m-%d %H:%M}"
+        token, key = token_issue(
+            user=user, name=name, expires_in_days=data.validated_data["expires_in_days"], request=request, via="api"
+        )
+        return Response({"token": key, "name": token.name, "expires_at": token.expires_at})
 
 
 class MeView(APIView):

@@ -1,7 +1,9 @@
 """Health checks: /healthz (the process answers) and /readyz (its dependencies answer)."""
 
+import hmac
 import time
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
@@ -62,9 +64,19 @@ def readyz(request):
         if when is None or when():
             checks[name] = check()
     ok = all(v is None for v in checks.values())
-    body = {
-        "status": "ok" if ok else "unavailable",
-        "checks": {k: (v or "ok") for k, v in checks.items()},
-        "took_ms": round((time.monotonic() - started) * 1000),
-    }
+    body = {"status": "ok" if ok else "unavailable"}
+    if may_see_details(request):  # what is broken tells an attacker what to aim at: Keepers and monitoring only
+        body["checks"] = {k: (v or "ok") for k, v in checks.items()}
+        body["took_ms"] = round((time.monotonic() - started) * 1000)
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def may_see_details(request) -> bool:
+    """Keepers, and a monitoring system presenting METRICS_TOKEN (when a branch defines it) as a bearer token."""
+    from portal.permissions import is_keeper
+
+    if request.user.is_authenticated and is_keeper(request.user):
+        return True
+    expected = getattr(settings, "METRICS_TOKEN", "")
+    given = request.headers.get("Authorization", "")
+    return bool(expected) and hmac.compare_digest(given.encode(), f"Bearer {expected}".encode())

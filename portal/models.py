@@ -55,11 +55,32 @@ class Membership(TimeStamped):
         return f"{self.user} in {self.team} ({self.role})"
 
 
+class AuditTrailIsReadOnly(Exception):
+    """Raised on any attempt to change or delete an audit row (the database refuses too, with a trigger)."""
+
+
+UNLINKABLE = {"actor", "actor_id", "team", "team_id"}
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # The one change allowed: forgetting the link to a deleted account or team (on_delete=SET_NULL does this);
+        # the row keeps actor_name.
+        if kwargs and set(kwargs) <= UNLINKABLE and all(value is None for value in kwargs.values()):
+            return super().update(**kwargs)
+        raise AuditTrailIsReadOnly("Audit rows cannot be changed.")
+
+    def delete(self):
+        raise AuditTrailIsReadOnly("Audit rows cannot be deleted.")
+
+
 class AuditEvent(models.Model):
-    """Who did what, when: requests, approvals, credential reveals, deletes, catalog edits."""
+    """Who did what, when: requests, approvals, credential reveals, deletes, catalog edits. Append-only: the model,
+    the admin and a database trigger (migration 0002_issue12b_audit_append_only) refuse changes and deletes."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True)  # kept when the account is deleted
     action = models.CharField(max_length=60, db_index=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
     target_type = models.CharField(max_length=60, blank=True)
@@ -68,9 +89,44 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["target_type", "target_id", "-at"])]
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsReadOnly("Audit rows cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsReadOnly("Audit rows cannot be deleted.")
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 digest of the key is kept; the prefix tells tokens apart on pages."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        from django.utils import timezone
+
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())

@@ -36,10 +36,14 @@ class MeSerializer(serializers.ModelSerializer):
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(help_text="Username or email address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(required=False, max_length=100, help_text="What the token is for (default: API).")
+    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=365, default=90)
 
 
 class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Shown once; the portal keeps only a hash of it.")
+    name = serializers.CharField()
+    expires_at = serializers.DateTimeField()
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -67,6 +67,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; none by default (issue 12).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -323,6 +325,19 @@ KUBERNETES_CONTEXT = env.str("KUBERNETES_CONTEXT", default="")
 KUBERNETES_INGRESS_HOST = env.str("KUBERNETES_INGRESS_HOST", default="")
 KUBERNETES_INGRESS_CLASS = env.str("KUBERNETES_INGRESS_CLASS", default="")
 KUBERNETES_INGRESS_SCHEME = env.str("KUBERNETES_INGRESS_SCHEME", default="https")
+# Issue 12 (isolation on a cluster): the notebook host must not be the portal's host (the portal's session cookie
+# would reach code scientists control); TLS on the Ingress from a certificate Secret in each team's namespace; the
+# namespaces whose pods may reach notebooks (the Ingress controller's; the portal's own, for idle culling); private
+# networks team pods may reach besides the internet (an in-cluster S3 or database).
+KUBERNETES_INGRESS_TLS_SECRET = env.str("KUBERNETES_INGRESS_TLS_SECRET", default="")
+KUBERNETES_INGRESS_SUBDOMAINS = env.bool("KUBERNETES_INGRESS_SUBDOMAINS", default=False)  # <notebook>.<host> each
+KUBERNETES_INGRESS_NAMESPACE = env.str("KUBERNETES_INGRESS_NAMESPACE", default="ingress-nginx")
+KUBERNETES_PORTAL_NAMESPACE = env.str("KUBERNETES_PORTAL_NAMESPACE", default="")
+KUBERNETES_EGRESS_ALLOW_CIDRS = env.list("KUBERNETES_EGRESS_ALLOW_CIDRS", default=[])
+if KUBERNETES_INGRESS_HOST:
+    from portal.origin_checks import check_notebook_host
+
+    check_notebook_host(KUBERNETES_INGRESS_HOST, portal_base_url=PORTAL_BASE_URL, allowed_hosts=ALLOWED_HOSTS)
 # How long a notebook may wait for its pod before it fails (pulling big images takes minutes); the control loop checks.
 KUBERNETES_START_TIMEOUT_SECONDS = env.int("KUBERNETES_START_TIMEOUT_SECONDS", default=900)
 # How long a pod may stay unschedulable (no node with room or GPUs) before the request fails with that reason.

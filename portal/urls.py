@@ -6,12 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
-from portal import api, health, views
+from portal import api, health, token_views, views
 from provisioning import api as provisioning_api
 from provisioning import views as provisioning_views
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", token_views.TokenListCreate.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:token_id>/", token_views.TokenDetail.as_view(), name="api-token-detail"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("teams/", api.TeamListView.as_view(), name="api-teams"),
     path("search/", api.SearchView.as_view(), name="api-search"),
@@ -43,6 +45,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("teams/switch/", views.team_switch, name="team-switch"),
+    path("me/tokens/", token_views.tokens_page, name="tokens"),
+    path("me/tokens/<int:token_id>/revoke/", token_views.token_revoke_view, name="token-revoke"),
     path("resources/", include("provisioning.urls")),
     path("catalog/", include("catalog.urls")),
     path("guides/", include("guides.urls")),

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from portal.permissions import is_keeper, teams_visible_to
+from portal.redirects import safe_next
 from portal.selectors import current_team, membership_list
 
 QUICK_KINDS = [
@@ -108,7 +109,7 @@ def team_switch(request):
     else:
         request.session["team_id"] = team.id
         messages.success(request, f"You are now working in {team.name}.")
-    return redirect(request.POST.get("next") or "/")
+    return redirect(safe_next(request.POST.get("next")))
 
 
 def _wants_json(request) -> bool:

@@ -163,8 +163,8 @@ resource_reject = _action_view("reject")
 class ResourceCredentials(APIView):
     """The resource's secrets (passwords, keys, tokens). Every call is recorded in the audit log."""
 
-    @extend_schema(responses=CredentialsSerializer)
-    def get(self, request, resource_id):
+    @extend_schema(request=None, responses=CredentialsSerializer)
+    def post(self, request, resource_id):  # POST: a reveal is recorded, and no GET changes anything
         resource = selectors.resource_get(user=request.user, resource_id=resource_id)
         secrets = services.resource_reveal_secrets(resource=resource, user=request.user, request=request)
         response = Response({"credentials": secrets})

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.models import ResourceKind
 from portal.errors import NotAllowed, NotFound, PortalError
+from portal.redirects import safe_next
 from portal.selectors import current_team
 from provisioning import selectors, services
 from provisioning.actions import ACTIONS, action_run, preview_enqueue
@@ -194,10 +195,11 @@ def resource_action(request, resource_id, action):
     else:
         messages.success(request, ACTIONS[action].done.format(name=resource.name))
     if action == "delete" and not request.htmx:
-        return redirect(request.POST.get("next") or reverse("provisioning:detail", args=[resource.id]))
+        return redirect(safe_next(request.POST.get("next"), reverse("provisioning:detail", args=[resource.id])))
     return redirect("provisioning:detail", resource_id=resource.id)
 
 
+@require_POST  # it is recorded in the audit log: a GET (a prefetch, a crawler, an <img>) must not do that
 def resource_open(request, resource_id):
     """Open a notebook: a recorded redirect to its address with the token."""
     resource = _resource_or_404(request, resource_id)

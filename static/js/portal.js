@@ -30,6 +30,15 @@
       wrap.appendChild(b);
     });
   }
+  // Confirmations and auto-submitting filters read data- attributes: no page text ever becomes JavaScript code.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  }, true);
+  document.addEventListener("change", function (event) {
+    var field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+  });
   document.addEventListener("DOMContentLoaded", function () { addCodeButtons(document); });
   document.addEventListener("htmx:afterSwap", function (e) { addCodeButtons(e.target); });
   // Live parts are replaced every few seconds: keep the <details> a reader opened open.

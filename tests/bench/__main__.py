@@ -465,7 +465,7 @@ def bench_notebooks(portal: Portal) -> None:
             "POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": f"nb-{stamp}-{i}"}
         )
         _wait_state(portal, created["id"], {"ready", "failed"})
-        token = portal.call("GET", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["token"]
+        token = portal.call("POST", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["token"]
         base = portal.call("GET", f"/api/v1/resources/{created['id']}/")["outputs"]["url"].rsplit("/lab", 1)[0]
         urllib.request.urlopen(
             urllib.request.Request(

@@ -40,7 +40,7 @@ def test_new_scientist_first_guide_then_a_notebook(page, initial_data, live_work
     assert page.url == url
     shot(page, "4-notebook-ready")
     with page.context.expect_page() as opened:
-        page.get_by_role("link", name="Open notebook").click()
+        page.get_by_role("button", name="Open notebook").click()
     notebook = opened.value
     notebook.wait_for_load_state()
     assert "/lab" in notebook.url and "token=" not in page.url

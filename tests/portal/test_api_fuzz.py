@@ -8,10 +8,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+from portal.tokens import token_issue
 from tests.factories import make_resource
 
 pytestmark = [pytest.mark.slow]
@@ -39,7 +39,7 @@ def api_schema(db):
 @pytest.fixture
 def token(alice, templates):
     make_resource(templates["postgres-database"], alice.memberships.first().team, alice, name="fuzzed", state="ready")
-    return Token.objects.create(user=alice).key
+    return token_issue(user=alice, name="fuzz")[1]
 
 
 def test_every_endpoint_survives_generated_requests(api_schema, token):

@@ -10,7 +10,9 @@ def test_healthz_is_public(client):
 
 
 @pytest.mark.worker
-def test_readyz_ok_with_database_redis_and_worker(client, live_worker):
+def test_readyz_ok_with_database_redis_and_worker(client, live_worker, keeper):
+    assert client.get("/readyz").json() == {"status": "ok"}  # anonymous callers learn only ok or unavailable
+    client.force_login(keeper)
     response = client.get("/readyz")
     body = response.json()
     assert response.status_code == 200, body
@@ -18,12 +20,21 @@ def test_readyz_ok_with_database_redis_and_worker(client, live_worker):
 
 
 @pytest.mark.worker
-def test_readyz_503_without_worker(client, live_worker):
+def test_readyz_503_without_worker(client, live_worker, keeper, alice, settings):
     live_worker.stop()
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
-        assert response.json()["checks"]["workers"] == "no Celery worker answered"
+        assert response.json() == {"status": "unavailable"}  # not which part is down
+        client.force_login(alice)
+        assert client.get("/readyz").json() == {"status": "unavailable"}  # a scientist neither
+        settings.METRICS_TOKEN = "monitoring-secret"  # a monitoring system with the metrics token sees them
+        client.logout()
+        bearer = client.get("/readyz", HTTP_AUTHORIZATION="Bearer monitoring-secret").json()
+        assert bearer["checks"]["workers"] == "no Celery worker answered"
+        assert "checks" not in client.get("/readyz", HTTP_AUTHORIZATION="Bearer wrong").json()
+        client.force_login(keeper)
+        assert client.get("/readyz").json()["checks"]["workers"] == "no Celery worker answered"
     finally:
         live_worker.start()
 

@@ -18,6 +18,8 @@ from django.urls.resolvers import URLResolver
 
 from catalog.models import Entry
 from guides.models import Guide, Progress
+from portal.models import ApiToken
+from portal.tokens import token_issue
 from provisioning.models import Resource, State
 from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
 
@@ -42,7 +44,7 @@ MATRIX = {
     "resources/<uuid:resource_id>/": [("get", "LOOHO", None, None)],
     "resources/<uuid:resource_id>/live/": [("get", "LOOHO", None, None)],
     "resources/<uuid:resource_id>/reveal/": [("post", "LOOHO", {}, None)],
-    "resources/<uuid:resource_id>/open/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/open/": [("post", "LOOHO", {}, None)],
     "resources/<uuid:resource_id>/<str:action>/": [
         ("post", "LCCHC", {}, lambda objs: _resource_state(objs) == State.DELETING)
     ],
@@ -95,9 +97,16 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/forget/": [("post", "LDDHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/approve/": [("post", "LDDHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/reject/": [("post", "LDDHS", {"reason": "no"}, None)],
-    "api/v1/resources/<uuid:resource_id>/credentials/": [("get", "LOOHO", None, None)],
+    "api/v1/resources/<uuid:resource_id>/credentials/": [("post", "LOOHO", {}, None)],
     "api/v1/resources/<uuid:resource_id>/logs/": [("get", "LOOHO", None, None)],
     "api/schema/": [("get", "OOOOO", None, None)],
+    # Issue 12b: personal API tokens (alice, scientist_a, owns the token of the world)
+    "me/tokens/": [("get", "LOOOO", None, None), ("post", "LOOOO", {"name": "ci", "expires_in_days": "30"}, None)],
+    "me/tokens/<int:token_id>/revoke/": [
+        ("post", "LCUUU", {}, lambda objs: ApiToken.objects.get(pk=objs["token"].pk).revoked_at is not None)
+    ],
+    "api/v1/auth/tokens/": [("get", "LOOOO", None, None), ("post", "LOOOO", {"name": "ci"}, None)],
+    "api/v1/auth/tokens/<int:token_id>/": [("get", "LOHHH", None, None), ("delete", "LOHHH", None, None)],
     "api/docs/": [("get", "OOOOO", None, None)],
 }
 
@@ -142,10 +151,12 @@ def world(templates, team_a, team_b):
     Guide.objects.create(
         slug="howto", title="How to", body="## First\n\nx\n\n## Second\n\ny", steps=GUIDE_STEPS, reviewed_at=reviewed
     )
+    token, _ = token_issue(user=alice, name="laptop")
     return {
         "users": {"scientist_a": alice, "admin_a": anna, "scientist_b": bob, "keeper": keeper},
         "resource": resource,
         "guide_reviewed": reviewed,
+        "token": token,
     }
 
 
@@ -163,6 +174,7 @@ def _url(route, objs):
         "<uuid:task_id>": str(uuid.uuid4()),
         "<str:action>": "delete",
         "<slug:step_id>": "first",
+        "<int:token_id>": str(objs["token"].pk),
     }
     url = "/" + route + ("?q=tool" if "search/" in route else "")
     for key, value in values.items():

@@ -76,6 +76,16 @@ def test_notebook_on_the_cluster(control_loop, kube_settings, kube_api, template
     assert labels["portal.research/resource"] == str(notebook.pk)
     assert labels["app.kubernetes.io/managed-by"] == "research-portal"
     pod_spec = statefulset.spec.template.spec
+    assert pod_spec.automount_service_account_token is False
+    # The team's namespace got its NetworkPolicies (teams apart; only the Ingress controller reaches notebooks).
+    networking = k8s.NetworkingV1Api(kube_api)
+    deny = _wait_object(networking.read_namespaced_network_policy, "portal-deny-all", namespace)
+    assert deny.spec.pod_selector.match_labels is None and deny.spec.policy_types == ["Ingress", "Egress"]
+    assert not deny.spec.ingress
+    notebooks = _wait_object(networking.read_namespaced_network_policy, "portal-notebooks-from-ingress", namespace)
+    assert notebooks.spec.pod_selector.match_labels == {"app.kubernetes.io/name": "notebook"}
+    sources = [peer.namespace_selector.match_labels for peer in notebooks.spec.ingress[0]._from]
+    assert sources == [{"kubernetes.io/metadata.name": "ingress-nginx"}]
     assert statefulset.spec.replicas == 1
     assert pod_spec.containers[0].resources.limits == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "1"}
     assert pod_spec.node_selector == {"nvidia.com/gpu.present": "true"}
@@ -97,7 +107,7 @@ def test_notebook_on_the_cluster(control_loop, kube_settings, kube_api, template
     notebook = wait_for(notebook, State.READY, timeout=20)
     assert notebook.outputs["url"].endswith(f"/notebooks/{name}/lab")
     assert notebook.outputs["profile"] == "1 GPU (8 cores, 64 GB)"
-    credentials = scientist.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
+    credentials = scientist.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
     secret = core.read_namespaced_secret(name, namespace)
     assert secret.string_data == {"token": credentials["token"]}  # kmock keeps stringData as written
     assert credentials["token"] not in "".join(op.log for op in notebook.operations.all())
@@ -243,12 +253,13 @@ def test_bad_input_for_the_cluster_is_a_clear_400(kube_settings, templates, api,
     assert response.status_code == 400 and "quota" in response.json()["message"]
 
 
-def test_readyz_reports_the_cluster(kube_settings, client, db):
+def test_readyz_reports_the_cluster(kube_settings, client, keeper):
+    client.force_login(keeper)  # the details are for Keepers
     body = client.get("/readyz").json()
     assert body["checks"]["kubernetes"] == "ok"
 
 
-def test_without_a_cluster_nothing_kubernetes_shows(settings, templates, api, alice, client, db):
+def test_without_a_cluster_nothing_kubernetes_shows(settings, templates, api, alice, client, keeper):
     settings.KUBECONFIG = ""
     listed = [t["slug"] for t in api(alice).get("/api/v1/templates/").json()]
     assert "jupyter-notebook" in listed and "jupyter-notebook-k8s" not in listed and "training-job-k8s" not in listed
@@ -262,6 +273,7 @@ def test_without_a_cluster_nothing_kubernetes_shows(settings, templates, api, al
     assert client.get("/resources/new/jupyter-notebook-k8s/").status_code == 404
     for url in ("/", "/resources/new/", "/search/?q=cluster"):
         assert "on the cluster" not in client.get(url).content.decode(), url
+    client.force_login(keeper)
     assert "kubernetes" not in client.get("/readyz").json()["checks"]
 
 

@@ -40,7 +40,7 @@ def test_database_through_the_api(live_worker, templates, api, alice, bob, keepe
     assert "password" not in str(listed) and "dsn" not in str(listed)
     assert listed[0]["outputs"]["database"] == resource.outputs["database"]
 
-    credentials = client.get(f"/api/v1/resources/{resource.pk}/credentials/")
+    credentials = client.post(f"/api/v1/resources/{resource.pk}/credentials/")
     assert credentials.status_code == 200
     assert credentials["Cache-Control"] == "no-store"
     dsn = credentials.json()["credentials"]["dsn"]
@@ -50,7 +50,7 @@ def test_database_through_the_api(live_worker, templates, api, alice, bob, keepe
 
     other = api(bob)
     assert other.get(f"/api/v1/resources/{resource.pk}/").status_code == 404
-    assert other.get(f"/api/v1/resources/{resource.pk}/credentials/").status_code == 404
+    assert other.post(f"/api/v1/resources/{resource.pk}/credentials/").status_code == 404
     assert other.delete(f"/api/v1/resources/{resource.pk}/").status_code == 404
     assert other.get("/api/v1/resources/").json()["results"] == []
     assert api(keeper).get(f"/api/v1/resources/{resource.pk}/").status_code == 200
@@ -66,7 +66,7 @@ def test_database_through_the_api(live_worker, templates, api, alice, bob, keepe
     assert client.delete(f"/api/v1/resources/{resource.pk}/").status_code == 202
     resource = wait_for(resource, State.DELETED, timeout=15)
     assert not _db_exists(resource.driver_state["database"])
-    assert client.get(f"/api/v1/resources/{resource.pk}/credentials/").status_code == 404
+    assert client.post(f"/api/v1/resources/{resource.pk}/credentials/").status_code == 404
 
 
 def test_database_through_the_web_form(live_worker, templates, signed_in, alice, bob):
@@ -101,7 +101,7 @@ def test_bucket_through_the_api(live_worker, templates, api, alice, s3_server):
     two = client.post("/api/v1/resources/", {"template": "bucket", "name": "other-data"}, format="json").json()
     one = wait_for(Resource(pk=one["id"]), State.READY)
     two = wait_for(Resource(pk=two["id"]), State.READY)
-    keys = client.get(f"/api/v1/resources/{one.pk}/credentials/").json()["credentials"]
+    keys = client.post(f"/api/v1/resources/{one.pk}/credentials/").json()["credentials"]
     s3 = boto3.client(
         "s3",
         endpoint_url=s3_server["S3_ENDPOINT_URL"],

@@ -30,10 +30,10 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     notebook = api_create(client, "jupyter-notebook", "nb1")
     notebook = wait_for(notebook, State.READY, timeout=10)
     print(f"notebook ready after {time.monotonic() - started:.1f} s")
-    secrets = client.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
+    secrets = client.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
     assert "started" in _status(notebook.outputs["url"], secrets["token"])
     assert notebook.outputs["url"].endswith("/lab") and "token" not in json.dumps(notebook.outputs)
-    assert api(bob).get(f"/api/v1/resources/{notebook.pk}/credentials/").status_code == 404
+    assert api(bob).post(f"/api/v1/resources/{notebook.pk}/credentials/").status_code == 404
 
     workdir = Path(notebook.outputs["workdir"])
     (workdir / "analysis.txt").write_text("kept across stop and start")

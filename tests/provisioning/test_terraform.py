@@ -192,7 +192,7 @@ def test_terraform_resource_through_the_api(live_worker, templates, api, alice):
         assert text not in client.get("/api/v1/resources/").content.decode()
         assert text not in client.get(f"/api/v1/resources/{resource.pk}/").content.decode()
     assert (
-        client.get(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]["token"]
+        client.post(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]["token"]
         == "token-for-hello-k-very-secret-1"
     )
     client.delete(f"/api/v1/resources/{resource.pk}/")

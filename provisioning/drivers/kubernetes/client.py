@@ -115,6 +115,7 @@ KINDS = {
     "Service": ("CoreV1Api", "namespaced_service"),
     "StatefulSet": ("AppsV1Api", "namespaced_stateful_set"),
     "Ingress": ("NetworkingV1Api", "namespaced_ingress"),
+    "NetworkPolicy": ("NetworkingV1Api", "namespaced_network_policy"),
     "Job": ("BatchV1Api", "namespaced_job"),
 }
 

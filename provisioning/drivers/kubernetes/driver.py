@@ -22,6 +22,8 @@ from provisioning.drivers.kubernetes.manifests import (
     job_manifest,
     namespace_for,
     namespace_manifest,
+    network_policy_manifests,
+    notebook_host,
     notebook_manifests,
     object_name,
 )
@@ -51,6 +53,18 @@ def _since(timestamp: str | None) -> float:
     except ValueError:
         return 0.0
     return (timezone.now() - when).total_seconds()
+
+
+def team_network_policies(team_slug: str) -> list[dict]:
+    try:
+        return network_policy_manifests(
+            team_slug,
+            ingress_namespace=settings.KUBERNETES_INGRESS_NAMESPACE,
+            portal_namespace=settings.KUBERNETES_PORTAL_NAMESPACE,
+            egress_allow=settings.KUBERNETES_EGRESS_ALLOW_CIDRS,
+        )
+    except ManifestError as exc:
+        raise DriverError(str(exc), reason="invalid_manifest") from None
 
 
 def _as_yaml(manifests: list[dict]) -> str:
@@ -103,8 +117,11 @@ class KubernetesDriver(Driver):
         return written
 
     def _ensure_namespace(self, resource, log) -> str:
+        """The team's namespace and its NetworkPolicies (teams apart; only the Ingress reaches notebooks)."""
         manifest = namespace_manifest(resource.team.slug)
         kube.ensure_namespace(manifest)
+        for policy in team_network_policies(resource.team.slug):
+            kube.create_or_patch(policy)
         return manifest["metadata"]["name"]
 
     @staticmethod
@@ -151,15 +168,22 @@ class KubeNotebookDriver(KubernetesDriver):
             return notebook_manifests(
                 resource,
                 profile,
-                ingress_host=settings.KUBERNETES_INGRESS_HOST,
+                ingress_host=self._host(resource),
                 ingress_class=settings.KUBERNETES_INGRESS_CLASS,
+                tls_secret=settings.KUBERNETES_INGRESS_TLS_SECRET,
             )
         except ManifestError as exc:
             raise DriverError(str(exc), reason="invalid_manifest") from None
 
-    def _url(self, name: str, namespace: str) -> str:
+    @staticmethod
+    def _host(resource) -> str:
+        return notebook_host(
+            resource, settings.KUBERNETES_INGRESS_HOST, per_notebook=settings.KUBERNETES_INGRESS_SUBDOMAINS
+        )
+
+    def _url(self, resource, name: str, namespace: str) -> str:
         if settings.KUBERNETES_INGRESS_HOST:
-            base = f"{settings.KUBERNETES_INGRESS_SCHEME}://{settings.KUBERNETES_INGRESS_HOST}"
+            base = f"{settings.KUBERNETES_INGRESS_SCHEME}://{self._host(resource)}"
         else:  # reachable inside the cluster only
             base = f"http://{name}.{namespace}.svc.cluster.local"
         return f"{base}/notebooks/{name}/lab"
@@ -192,7 +216,7 @@ class KubeNotebookDriver(KubernetesDriver):
         events = kube.events_of(namespace, state["pod"]) if pod else []
         progress = kube.pod_progress(pod, events, gpus=int(profile.get("gpus") or 0))
         getattr(log, "progress", log)(progress.message)
-        url = self._url(name, namespace)
+        url = self._url(resource, name, namespace)
         outputs = {"url": url, "profile": profile.get("label", key)}
         if resource.parameters.get("storage_gb"):
             outputs["storage"] = f"{resource.parameters['storage_gb']} GB, kept when it stops"
@@ -299,7 +323,13 @@ class KubeNotebookDriver(KubernetesDriver):
 
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
-        return _as_yaml([namespace_manifest(resource.team.slug), *self._build(resource, profile)])
+        return _as_yaml(
+            [
+                namespace_manifest(resource.team.slug),
+                *self._build(resource, profile),
+                *team_network_policies(resource.team.slug),
+            ]
+        )
 
 
 @register
@@ -402,5 +432,9 @@ class KubeJobDriver(KubernetesDriver):
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
         return _as_yaml(
-            [namespace_manifest(resource.team.slug), self._build(resource, profile, resource.template.config)]
+            [
+                namespace_manifest(resource.team.slug),
+                self._build(resource, profile, resource.template.config),
+                *team_network_policies(resource.team.slug),
+            ]
         )

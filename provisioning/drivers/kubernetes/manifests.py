@@ -26,6 +26,15 @@ def dns_label(value: str) -> str:
     return value
 
 
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def dns_subdomain(value: str) -> str:
+    if not DNS_SUBDOMAIN.match(value):
+        raise ManifestError(f"{value!r} is not a valid Kubernetes object name")
+    return value
+
+
 def namespace_for(team_slug: str) -> str:
     return dns_label(f"team-{team_slug}"[:63].rstrip("-"))
 
@@ -35,6 +44,15 @@ def object_name(resource, prefix: str) -> str:
     suffix = resource.id.hex[:6]
     room = 63 - len(prefix) - len(suffix) - 2
     return dns_label(f"{prefix}-{resource.name[:room].rstrip('-')}-{suffix}")
+
+
+def notebook_host(resource, ingress_host: str, *, per_notebook: bool = False) -> str:
+    """The host name of a notebook behind the Ingress: the shared one, or `<notebook>.<host>` so that every notebook
+    is an origin of its own (a notebook's page then cannot read another notebook's API with the visitor's cookies;
+    needs wildcard DNS and a wildcard certificate)."""
+    if not ingress_host or not per_notebook:
+        return ingress_host
+    return dns_subdomain(f"{object_name(resource, 'nb')}.{ingress_host.lower()}")
 
 
 def labels_for(resource, component: str) -> dict[str, str]:
@@ -89,7 +107,9 @@ POD_SECURITY = {
 }
 
 
-def notebook_manifests(resource, profile: dict, *, ingress_host: str = "", ingress_class: str = "") -> list[dict]:
+def notebook_manifests(
+    resource, profile: dict, *, ingress_host: str = "", ingress_class: str = "", tls_secret: str = ""
+) -> list[dict]:
     """Secret (token), PVC (the work folder), StatefulSet (1 replica), Service, and an Ingress when a host is set."""
     namespace = namespace_for(resource.team.slug)
     name = object_name(resource, "nb")
@@ -113,6 +133,7 @@ def notebook_manifests(resource, profile: dict, *, ingress_host: str = "", ingre
         "securityContext": SECURITY_CONTEXT,
     }
     pod_spec = {
+        "automountServiceAccountToken": False,  # a scientist's code never holds a credential for the cluster's API
         "securityContext": POD_SECURITY,
         "containers": [container],
         "volumes": [
@@ -180,6 +201,8 @@ def notebook_manifests(resource, profile: dict, *, ingress_host: str = "", ingre
         }
         if ingress_class:
             ingress["spec"]["ingressClassName"] = ingress_class
+        if tls_secret:
+            ingress["spec"]["tls"] = [{"hosts": [ingress_host], "secretName": dns_subdomain(tls_secret)}]
         manifests.append(ingress)
     return manifests
 
@@ -219,14 +242,61 @@ def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int =
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
                     "securityContext": POD_SECURITY,
                     "containers": [container],
                     "volumes": [
                         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}},
-                        {"name": "workspace", "emptyDir": {}},
+                        {"name": "workspace", "emptyDir": {"sizeLimit": str(profile.get("workspace", "20Gi"))}},
                     ],
                     **_pod_placement(profile),
                 },
             },
         },
     }
+
+
+# Where scientists' pods may send traffic: the internet, not the cluster's or the cloud's private networks (the API
+# server, other teams' services, the metadata endpoint that hands out cloud credentials).
+PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+
+
+def network_policy_manifests(
+    team_slug: str, *, ingress_namespace: str, portal_namespace: str = "", egress_allow: list[str] | tuple = ()
+) -> list[dict]:
+    """NetworkPolicies of a team's namespace: nothing reaches its pods, except the Ingress controller (and the
+    portal, for idle culling) reaching notebooks; pods reach DNS and the internet, never private
+    networks (other teams, the cluster's API, cloud metadata) unless a Keeper lists a network in `egress_allow`."""
+    namespace = namespace_for(team_slug)
+    labels = {"app.kubernetes.io/managed-by": MANAGED_BY, "portal.research/team": team_slug}
+    meta = lambda name: {"name": name, "namespace": namespace, "labels": labels}  # noqa: E731
+    sources = [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: dns_label(ingress_namespace)}}}]
+    if portal_namespace:
+        sources.append({"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: dns_label(portal_namespace)}}})
+    internet = {"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_NETWORKS}}
+    dns = {
+        "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    egress = [dns, {"to": [internet]}]
+    if egress_allow:
+        egress.append({"to": [{"ipBlock": {"cidr": str(cidr)}} for cidr in egress_allow]})
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta("portal-deny-all"),
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "egress": egress},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta("portal-notebooks-from-ingress"),
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "notebook"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": NOTEBOOK_PORT}]}],
+            },
+        },
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from catalog.models import Template
+from portal.audit import audit_record
 from provisioning.drivers.terraform.engine import module_path
 from provisioning.drivers.terraform.schema import module_schema
 
@@ -31,7 +32,14 @@ def template_from_module(
     template.summary = template.summary or f"Made by the Terraform module {module.name}."
     template.version = (template.version or 0) + 1 if template.pk else 1
     template.updated_by = user
+    created = template.pk is None
     template.save()
+    audit_record(
+        actor=user,
+        action="template.create" if created else "template.change",
+        target=template,
+        data={"module": reference, "version": template.version, "fixed": sorted(fixed or {})},
+    )
     return template
 
 

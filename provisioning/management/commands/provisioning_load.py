@@ -6,6 +6,7 @@ import yaml
 from django.core.management import BaseCommand
 
 from catalog.models import Template
+from portal.audit import audit_record
 from provisioning.drivers.terraform.engine import module_path
 from provisioning.drivers.terraform.schema import module_schema
 
@@ -42,5 +43,7 @@ class Command(BaseCommand):
                     setattr(template, key, value)
                 template.save()
                 updated += 1
+        if created or updated:
+            audit_record(actor=None, action="template.load", data={"created": created, "updated": updated})
         if options["verbosity"]:
             self.stdout.write(f"Templates: {created} created, {updated} updated.")

@@ -12,6 +12,7 @@ from provisioning.drivers.kubernetes.manifests import (
     ManifestError,
     job_manifest,
     namespace_manifest,
+    network_policy_manifests,
     notebook_manifests,
 )
 from provisioning.models import Resource
@@ -29,8 +30,15 @@ def _resource(kind="notebook", **parameters):
 def test_every_manifest_of_every_profile_is_valid_kubernetes(profile):
     manifests = [
         namespace_manifest("team-a"),
+        *network_policy_manifests(
+            "team-a", ingress_namespace="ingress-nginx", portal_namespace="portal", egress_allow=["10.20.0.0/16"]
+        ),
         *notebook_manifests(
-            _resource(storage_gb=20), PROFILES[profile], ingress_host="portal.example.org", ingress_class="nginx"
+            _resource(storage_gb=20),
+            PROFILES[profile],
+            ingress_host="notebooks.example.org",
+            ingress_class="nginx",
+            tls_secret="notebooks-tls",
         ),
         job_manifest(
             _resource(
@@ -79,6 +87,7 @@ def test_cpu_job_whole():
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
                     "securityContext": POD_SECURITY,
                     "containers": [
                         {
@@ -100,7 +109,7 @@ def test_cpu_job_whole():
                     ],
                     "volumes": [
                         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
-                        {"name": "workspace", "emptyDir": {}},
+                        {"name": "workspace", "emptyDir": {"sizeLimit": "20Gi"}},
                     ],
                 },
             },
@@ -129,6 +138,7 @@ def test_gpu_job_whole():
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
                     "securityContext": POD_SECURITY,
                     "containers": [
                         {
@@ -150,7 +160,7 @@ def test_gpu_job_whole():
                     ],
                     "volumes": [
                         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
-                        {"name": "workspace", "emptyDir": {}},
+                        {"name": "workspace", "emptyDir": {"sizeLimit": "20Gi"}},
                     ],
                     "nodeSelector": {"nvidia.com/gpu.present": "true"},
                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],

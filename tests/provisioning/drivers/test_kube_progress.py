@@ -149,7 +149,8 @@ def test_preview_prints_every_manifest_as_yaml(templates):
         stdout=out,
     )
     documents = list(yaml.safe_load_all(out.getvalue()))
-    assert [d["kind"] for d in documents] == ["Namespace", "Secret", "PersistentVolumeClaim", "StatefulSet", "Service"]
+    kinds = ["Namespace", "Secret", "PersistentVolumeClaim", "StatefulSet", "Service", "NetworkPolicy", "NetworkPolicy"]
+    assert [d["kind"] for d in documents] == kinds
     assert documents[0]["metadata"]["name"] == "team-vision"
     assert documents[2]["spec"]["resources"]["requests"]["storage"] == "30Gi"
     assert documents[3]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
