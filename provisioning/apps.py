@@ -11,3 +11,7 @@ class ProvisioningConfig(AppConfig):
 
         # /readyz reports the cluster only when one is configured.
         register_check("kubernetes", kube.check_ready, when=kube.configured)
+
+        from provisioning.drivers.slurm import client as slurm_client
+
+        register_check("slurm", slurm_client.check_ready, when=slurm_client.configured)

@@ -4,6 +4,9 @@ set -euo pipefail
 missing=()
 # The browser journeys (tests/e2e) drive Debian's Chromium with Playwright (Playwright's own download fails here).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The Slurm tests (tests/slurm) start a real one-node Slurm cluster with its own munge daemon.
+command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || missing+=(munge)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

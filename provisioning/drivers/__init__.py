@@ -1,6 +1,7 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
 from provisioning.drivers import bucket, kubernetes, local_job, local_notebook, postgres, terraform  # noqa: F401
+from provisioning.drivers import slurm  # noqa: F401  (Slurm: training jobs and notebooks on an HPC cluster)
 from provisioning.drivers.base import (
     Driver,
     DriverError,
