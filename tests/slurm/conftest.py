@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,10 +39,21 @@ def slurm_cluster():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _team_python(folder: Path) -> str:
+    """A Python the team accounts can run, with the portal's packages (JupyterLab): the stand-in for a team's
+    environment. The portal's own .venv links to a Python under /root, which other accounts cannot enter."""
+    system = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
+    subprocess.run([system, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    site = next(folder.glob("lib/python3*/site-packages"))
+    (site / "portal.pth").write_text(next(Path(sys.prefix).glob("lib/python3*/site-packages")).as_posix() + "\n")
+    return str(folder / "bin" / "python")
+
+
 @pytest.fixture(scope="session")
 def slurm_env(slurm_cluster):
     """What the portal needs to use the test cluster (the test process and the worker both get it)."""
     return {
+        "SLURM_PYTHON": _team_python(slurm_cluster.folder / "team-python"),
         "SLURM_CONF": str(slurm_cluster.conf),
         "SLURM_WORK_ROOT": str(slurm_cluster.folder / "jobs"),
         "SLURM_NOTEBOOK_BIND_ADDRESS": "127.0.0.1",

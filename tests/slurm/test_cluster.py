@@ -253,10 +253,12 @@ def test_a_notebook_on_the_cluster_answers_where_the_page_says(
         assert url.startswith("http://127.0.0.1:") and url.endswith("/lab")
         token = api_alice.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]["token"]
         assert "started" in _api_status(url, token)
+        services.poll_running()  # the next look at a ready notebook warns about its wall time
         assert warnings and warnings[0][0] == "walltime" and "wall time ends" in warnings[0][1]
         assert Event.objects.filter(resource=notebook, message__startswith="Its wall time ends").count() == 1
         services.poll_running()
         assert len(warnings) == 1  # once per job
+        assert "left: save your work" in Resource.objects.get(pk=notebook.pk).status_message
 
         folder = Path(notebook.driver_state["folder"])
         (folder / "analysis.txt").write_text("kept")

@@ -509,14 +509,18 @@ class SlurmNotebookDriver(SlurmDriver):
             "slurm_job_id": state["job_id"],
             "wall_time_ends": f"{ends:%Y-%m-%d %H:%M}" if ends else "no limit",
         }
-        if resource.state == "ready" and left is not None:
-            self._warn_walltime(resource, state, left, ends)
         words = f"Running on node {row.nodes}; its wall time ends at {ends:%H:%M}." if ends else "Running."
+        if left is not None and left <= settings.SLURM_WALLTIME_WARNING_MINUTES * 60:
+            words += f" {parse.duration_words(left)} left: save your work."
+            if resource.state == "ready":
+                self._warn_walltime(resource, state, left, ends)
         return Status("ready", words, outputs=outputs, last_activity_at=last)
 
     def _warn_walltime(self, resource, state: dict, left: int, ends: datetime) -> None:
-        """Tell the owner, once per job, that the wall time is about to end (the resource_warning signal)."""
-        if left > settings.SLURM_WALLTIME_WARNING_MINUTES * 60 or state.get("walltime_warned") == state["job_id"]:
+        """Tell the owner, once per job, that the wall time is about to end: an event and the resource_warning signal.
+
+        (The page shows it in the status message: the resource's `warning` belongs to idle culling, which clears it.)"""
+        if state.get("walltime_warned") == state["job_id"]:
             return
         from portal.signals import resource_warning, send_after_commit
         from provisioning.models import Event, Resource
@@ -526,7 +530,7 @@ class SlurmNotebookDriver(SlurmDriver):
             "Save your work; your files are kept and you can start it again."
         )
         updated = Resource.objects.filter(pk=resource.pk, driver_state=resource.driver_state).update(
-            driver_state={**state, "walltime_warned": state["job_id"]}, warning=message
+            driver_state={**state, "walltime_warned": state["job_id"]}
         )
         if updated:
             Event.objects.create(resource=resource, level=Event.Level.WARNING, message=message)
@@ -543,8 +547,9 @@ class SlurmNotebookDriver(SlurmDriver):
             )
         if settled.state in ("CANCELLED", "COMPLETED"):
             return Status("stopped", "Stopped; your files are kept. Start it again any time.")
+        last_words = _tail(Path(state.get("folder", "/nonexistent")) / f"slurm-{state['job_id']}.out", 5)
         return Status(
             "failed",
             f"The notebook's job ended as {settled.state.lower().replace('_', ' ')} (exit code "
-            f"{settled.exit_code}). Start it again; the end of its output is kept in {state.get('folder')}.",
+            f"{settled.exit_code}). Start it again; its last words:\n{last_words}"[:500],
         )
