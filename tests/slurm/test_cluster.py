@@ -80,12 +80,20 @@ def test_a_job_runs_as_the_team_account_and_its_end_shows_within_seconds(
     assert "Completed successfully" in page and "pt-team-a" in page and job.outputs["slurm_job_id"] in page
 
 
-def test_exit_code_3_is_a_failure_with_its_code(slurm_worker, templates, api, alice):
+def test_exit_code_3_is_a_failure_with_its_code_and_retry_runs_it_again(
+    slurm_worker, slurm_cluster, templates, api, alice
+):
     job = _job(api(alice), "three", command="bash -c 'echo about to fail; exit 3'")
     job = _until(wait_for(job, [State.RUNNING, State.FAILED], timeout=10), State.FAILED, timeout=60)
     assert job.outputs["exit_code"] == 3
     assert "Failed with exit code 3" in job.status_message
     assert "about to fail" in get_driver("slurm", "training_job").logs(job)
+    first_job = job.outputs["slurm_job_id"]
+    assert api(alice).post(f"/api/v1/resources/{job.pk}/retry/").status_code == 202  # retry submits it again
+    job = wait_for(job, State.RUNNING, timeout=10)
+    assert job.outputs["slurm_job_id"] != first_job
+    job = _until(job, State.FAILED, timeout=60)
+    assert job.outputs["exit_code"] == 3 and len(_squeue(slurm_cluster, job)) == 2
 
 
 def test_a_job_over_its_time_limit_is_timed_out(slurm_worker, templates, alice, team_a):
@@ -268,6 +276,12 @@ def test_a_notebook_on_the_cluster_answers_where_the_page_says(
         while any(s in line for line in _squeue(slurm_cluster, notebook) for s in ("RUNNING", "COMPLETING")):
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        assert (folder / "analysis.txt").read_text() == "kept"
+        first_job = notebook.driver_state["job_id"]
+        assert api_alice.post(f"/api/v1/resources/{notebook.pk}/start/").status_code == 202
+        notebook = _until(wait_for(notebook, State.RUNNING, timeout=10), State.READY, timeout=120, every=0.5)
+        assert notebook.driver_state["job_id"] != first_job
+        assert "started" in _api_status(notebook.outputs["url"], token)  # the same token
         assert (folder / "analysis.txt").read_text() == "kept"
         api_alice.delete(f"/api/v1/resources/{notebook.pk}/")
         wait_for(notebook, State.DELETED, timeout=20)

@@ -191,7 +191,10 @@ class SlurmDriver(Driver):
             return None
         return job_id if job_id.isdigit() else None
 
-    def _submit(self, resource, log, *, again: bool) -> Outputs:
+    def _submit(self, resource, log) -> Outputs:
+        """Submit, unless this resource's job is already known: one whose id was never saved (found by its token),
+        or the saved one while it is still queued or running. A saved job that ended is submitted anew (retry, or
+        start after stop)."""
         state = dict(resource.driver_state or {})
         marker = _marker(resource)
         recorded = _read(marker)
@@ -202,7 +205,7 @@ class SlurmDriver(Driver):
                 _write(marker, state)
                 log(f"Found Slurm job {job_id}, submitted by an attempt that was interrupted; following it.")
                 return self._submitted(resource, state)
-        if state.get("job_id") and not (again and self._ended(state)):
+        if state.get("job_id") and not self._ended(state):
             log(f"Slurm job {state['job_id']} was submitted before; following it.")
             return self._submitted(resource, state)
         account = slurm_account(resource.team)
@@ -260,13 +263,14 @@ class SlurmDriver(Driver):
         )
 
     def _ended(self, state: dict) -> bool:
-        rows = [r for r in client.queue() if r.array_job_id == state["job_id"]]
-        if any(r.active for r in rows):
+        """Whether the saved job has ended (a job Slurm no longer knows has ended too)."""
+        if any(r.active for r in client.queue() if r.array_job_id == state["job_id"]):
             return False
-        return parse.settle(client.job_records(state["job_id"]), "scontrol") is not None or not rows
+        records = client.job_records(state["job_id"])  # squeue's answer may be a second old
+        return not records or parse.settle(records, "scontrol") is not None
 
     def apply(self, resource, log) -> Outputs:
-        return self._submit(resource, log, again=False)
+        return self._submit(resource, log)
 
     # Watching ---------------------------------------------------------------------------------------------------
 
@@ -467,7 +471,7 @@ class SlurmNotebookDriver(SlurmDriver):
 
     def start(self, resource, log) -> Outputs:
         """A new batch job for the same folder (the old one was cancelled or ran out of wall time)."""
-        return self._submit(resource, log, again=True)
+        return self._submit(resource, log)
 
     def _address(self, state: dict) -> str | None:
         try:
