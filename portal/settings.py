@@ -343,6 +343,25 @@ KUBERNETES_START_TIMEOUT_SECONDS = env.int("KUBERNETES_START_TIMEOUT_SECONDS", d
 # How long a pod may stay unschedulable (no node with room or GPUs) before the request fails with that reason.
 KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS = env.int("KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS", default=600)
 
+# Slurm (training jobs and notebooks as batch jobs on an HPC cluster). A cluster is configured when SLURM_CONF names
+# a slurm.conf (or the default one exists) and sbatch is installed; the portal then talks to its controller.
+SLURM_CONF = env.str("SLURM_CONF", default="")
+SLURM_DEFAULT_CONF = env.str("SLURM_DEFAULT_CONF", default="/etc/slurm/slurm.conf")
+SLURM_BIN_DIR = env.str("SLURM_BIN_DIR", default="")  # where sbatch, squeue ... are; default: PATH
+# Team slug -> Unix account on the cluster ("team-a=alice,team-b=grp_b"); unmapped teams use their pt-<slug> account.
+SLURM_ACCOUNTS = env.dict("SLURM_ACCOUNTS", default={})
+# How the portal acts as a team's account when it is not root on the submit host, e.g. "sudo -n -u {account}" or
+# "ssh login1 sudo -n -u {account}". Empty: as root, `sbatch --uid/--gid`.
+SLURM_SUBMIT_PREFIX = env.str("SLURM_SUBMIT_PREFIX", default="")
+# Folder on the file system the nodes share: <root>/<account>/<resource>/ holds each job's output and exit code.
+SLURM_WORK_ROOT = env.str("SLURM_WORK_ROOT", default=str(DATA_DIR / "slurm"))
+# The Python (with JupyterLab) jobs and notebooks use on the nodes; empty: the team's environment.
+SLURM_PYTHON = env.str("SLURM_PYTHON", default="")
+# Address notebooks listen on, on their node; empty: the node's host name (where the portal and browsers reach it).
+SLURM_NOTEBOOK_BIND_ADDRESS = env.str("SLURM_NOTEBOOK_BIND_ADDRESS", default="")
+# Warn a notebook's owner this many minutes before its wall time ends.
+SLURM_WALLTIME_WARNING_MINUTES = env.int("SLURM_WALLTIME_WARNING_MINUTES", default=10)
+
 # Static files
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"

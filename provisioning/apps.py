@@ -14,3 +14,7 @@ class ProvisioningConfig(AppConfig):
         from provisioning.sandbox import local_compute_problem
 
         register_check("sandbox", local_compute_problem)
+
+        from provisioning.drivers.slurm import client as slurm_client
+
+        register_check("slurm", slurm_client.check_ready, when=slurm_client.configured)

@@ -282,6 +282,8 @@ def resource_open_url(*, resource, user, request=None) -> str:
     if not can_manage(user, resource):
         raise NotAllowed("Only the owner, a team admin or a Keeper can open this notebook.")
     url = resource.secrets.get("url_with_token")
+    if not url and resource.outputs.get("url") and resource.secrets.get("token"):  # an address known once running
+        url = f"{resource.outputs['url']}?token={resource.secrets['token']}"
     driver = get_driver(resource.driver, resource.kind)
     if resource.state != State.READY or not (url or hasattr(driver, "login_url")):
         raise PortalError("This notebook is not running; start it first.", code="not_running", status_code=409)

@@ -71,6 +71,16 @@ def _offer_problem(template) -> str | None:
     return getattr(driver, "offer_problem", lambda: None)()
 
 
+def _form_schema(template) -> dict:
+    """The template's schema, with choices the driver reads from its backend (a Slurm cluster's partitions)."""
+    try:
+        driver = get_driver(template.driver, template.resource_kind)
+    except DriverError:
+        return template.parameters_schema
+    form_schema = getattr(driver, "form_schema", None)
+    return form_schema(template.parameters_schema) if form_schema else template.parameters_schema
+
+
 def resource_new(request, slug):
     try:
         template = selectors.template_get(slug=slug)
@@ -80,7 +90,7 @@ def resource_new(request, slug):
     visible = template.config.get("visible_parameters")
     form = ResourceForm(
         request.POST or None,
-        schema=template.parameters_schema,
+        schema=_form_schema(template),
         visible=visible,
         initial={"name": request.GET.get("name", "")},
     )

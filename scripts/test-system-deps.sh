@@ -6,6 +6,9 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Notebooks and jobs on this machine run in a bubblewrap sandbox (provisioning/sandbox/).
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+# The Slurm tests (tests/slurm) start a real one-node Slurm cluster with its own munge daemon.
+command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || missing+=(munge)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

@@ -1,5 +1,6 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
+from provisioning.drivers import slurm as _slurm  # noqa: F401  (training jobs and notebooks on an HPC cluster)
 from provisioning.drivers.base import (
     Driver,
     DriverError,

@@ -14,6 +14,7 @@ from pathlib import Path
 from provisioning.sandbox import userenv
 from provisioning.sandbox.accounts import (
     Account,
+    account_name,
     own,
     running_as_root,
     team_account,
@@ -27,6 +28,7 @@ from provisioning.sandbox.limits import Limits, cgroup_dirs, limits_prepare
 
 __all__ = [
     "Account",
+    "account_name",
     "Limits",
     "cgroup_dirs",
     "limits_for",

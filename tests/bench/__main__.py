@@ -1,7 +1,7 @@
 """`make bench`: the portal's benchmarks, against a real portal (gunicorn, Celery worker, beat) started here.
 
 Each benchmark prints a table and writes JSON under var/bench/. Not part of `make test`. Loopback only; every loop
-is bounded. Run one with `python -m tests.bench pages` (pages, engine, notebooks, terraform, load); no argument
+is bounded. Run one with `python -m tests.bench pages` (pages, engine, notebooks, terraform, load, slurm); no argument
 runs them all. BENCH_LOAD_SECONDS and BENCH_LOAD_USERS shorten or shrink the load test (default 300 s, 50 users).
 """
 
@@ -699,8 +699,10 @@ def bench_load(portal: Portal) -> None:
 
 
 def main(argv):
-    which = argv[1:] or ["pages", "engine", "notebooks", "terraform", "load"]
-    with Portal() as portal:
+    from tests.bench import slurm
+
+    which = argv[1:] or ["pages", "engine", "notebooks", "terraform", "load", "slurm"]
+    with slurm.cluster_for(which), Portal() as portal:
         for name in which:
             {
                 "pages": bench_pages,
@@ -708,6 +710,7 @@ def main(argv):
                 "notebooks": bench_notebooks,
                 "terraform": bench_terraform,
                 "load": bench_load,
+                "slurm": slurm.bench_slurm,
             }[name](portal)
     print(f"\nJSON results in {RESULTS}")
 
