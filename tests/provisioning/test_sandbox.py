@@ -292,7 +292,7 @@ def test_pip_install_in_a_job_and_in_a_notebook_lands_in_the_team_env(live_worke
     assert not _installed_in_team_layer(team_a)
 
     notebook = wait_for(api_create(client, "jupyter-notebook", "pip-notebook"), State.READY, timeout=120)
-    token = client.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]["token"]
+    token = client.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]["token"]
     base = f"http://127.0.0.1:{notebook.driver_state['port']}"
     request = urllib.request.Request(f"{base}/api/kernels", data=b"{}", headers={"Authorization": f"token {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -1,6 +1,6 @@
 """Training jobs and notebooks on a real Slurm cluster (tests/slurm/conftest.py), through the API and a real worker.
 
-`services.poll_running()` stands in for the fast poller of the beat schedule: the tests call the same function.
+`control.poll_running()` stands in for the fast poller of the beat schedule: the tests call the same function.
 """
 
 import json
@@ -15,7 +15,7 @@ import pytest
 from django.db import transaction
 
 from portal.signals import resource_warning
-from provisioning import services
+from provisioning import control, services
 from provisioning.drivers import get_driver
 from provisioning.drivers.slurm import client as slurm_client
 from provisioning.models import Event, Resource, State
@@ -30,7 +30,7 @@ def _until(resource, states, timeout=60.0, every=0.2):
     states = {states} if isinstance(states, str) else set(states)
     deadline = time.monotonic() + timeout
     while True:
-        services.poll_running()
+        control.poll_running()
         fresh = Resource.objects.get(pk=resource.pk)
         if fresh.state in states:
             return fresh
@@ -128,7 +128,7 @@ def test_jobs_wait_for_the_only_gpus_and_one_is_cancelled_while_pending(
         wait_for(resource, State.RUNNING, timeout=10)
     deadline = time.monotonic() + 30
     while "Waiting in the queue" not in Resource.objects.get(pk=doomed.pk).status_message:
-        services.poll_running()
+        control.poll_running()
         assert time.monotonic() < deadline
         time.sleep(0.3)
     waiter, doomed = Resource.objects.get(pk=waiter.pk), Resource.objects.get(pk=doomed.pk)
@@ -140,10 +140,10 @@ def test_jobs_wait_for_the_only_gpus_and_one_is_cancelled_while_pending(
     assert holder.status_message.startswith("Running on node ") and "left" in holder.status_message
 
     assert api_alice.post(f"/api/v1/resources/{doomed.pk}/cancel/").status_code == 202
-    doomed = wait_for(doomed, State.STOPPED, timeout=20)
+    doomed = wait_for(doomed, State.CANCELLED, timeout=20)
     assert "CANCELLED" in _squeue(slurm_cluster, doomed)[0]
     assert api_alice.post(f"/api/v1/resources/{holder.pk}/cancel/").status_code == 202
-    wait_for(holder, State.STOPPED, timeout=20)
+    wait_for(holder, State.CANCELLED, timeout=20)
     waiter = _until(waiter, State.SUCCEEDED, timeout=60)
     assert "gpus=0" in get_driver("slurm", "training_job").logs(waiter)
 
@@ -190,12 +190,13 @@ def test_bad_input_is_a_400_naming_the_field_and_limit(
 
 
 def test_the_form_offers_partitions_with_their_limits_and_readyz_reports_the_cluster(
-    slurm_settings, templates, client, alice, settings, db
+    slurm_settings, templates, client, alice, keeper, settings, db
 ):
     client.force_login(alice)
     page = client.get("/resources/new/training-job-slurm/").content.decode()
     assert "debug (default): up to 1 h; nodes with up to 2 CPUs, 3.9 GB, 2 GPUs" in page
     assert "short: up to 2 min" in page
+    client.force_login(keeper)  # /readyz tells its details to Keepers only
     ready = client.get("/readyz").json()
     assert ready["checks"]["slurm"] == "ok"
     settings.SLURM_CONF = str(Path(slurm_settings["SLURM_CONF"]).parent / "missing.conf")
@@ -259,12 +260,12 @@ def test_a_notebook_on_the_cluster_answers_where_the_page_says(
         assert notebook.status_message.startswith("Running on node ")
         url = notebook.outputs["url"]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/lab")
-        token = api_alice.get(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]["token"]
+        token = api_alice.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]["token"]
         assert "started" in _api_status(url, token)
-        services.poll_running()  # the next look at a ready notebook warns about its wall time
+        control.poll_running()  # the next look at a ready notebook warns about its wall time
         assert warnings and warnings[0][0] == "walltime" and "wall time ends" in warnings[0][1]
         assert Event.objects.filter(resource=notebook, message__startswith="Its wall time ends").count() == 1
-        services.poll_running()
+        control.poll_running()
         assert len(warnings) == 1  # once per job
         assert "left: save your work" in Resource.objects.get(pk=notebook.pk).status_message
 

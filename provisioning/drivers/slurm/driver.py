@@ -420,7 +420,7 @@ class SlurmJobDriver(SlurmDriver):
         if settled.state == "COMPLETED" and not settled.exit_code:
             return Status("succeeded", f"Completed successfully{took}{node}.", outputs=outputs)
         if settled.state == "CANCELLED":
-            return Status("stopped", f"Cancelled{took}; its output and folder are kept.", outputs=outputs)
+            return Status("cancelled", f"Cancelled{took}; its output and folder are kept.", outputs=outputs)
         if settled.state == "TIMEOUT":
             return Status(
                 "failed",
