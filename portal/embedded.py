@@ -266,7 +266,7 @@ class EmbeddedRedis:
         if not pid:
             return
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: on a busy machine Redis may take a while to save and exit
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
