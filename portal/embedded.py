@@ -221,7 +221,8 @@ class EmbeddedPostgres:
             conn.execute(f'REVOKE CONNECT, TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
 
     def stop(self) -> None:
-        if not self.running_pid():
+        pid = self.running_pid()
+        if not pid:
             return
         subprocess.run(
             [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
@@ -230,6 +231,13 @@ class EmbeddedPostgres:
             stderr=subprocess.DEVNULL,
             **self._run_as(),
         )
+        if _pid_alive(pid):
+            # pg_ctl could not do it (e.g. its user lost access to a parent folder since the start, as when a
+            # pytest run resets /tmp/pytest-of-root to 0700): SIGINT is PostgreSQL's own "fast shutdown".
+            os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + 60
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 class EmbeddedRedis:
@@ -294,7 +302,7 @@ class EmbeddedRedis:
         if not pid:
             return
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: on a busy machine Redis may take a while to save and exit
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 

@@ -143,6 +143,16 @@ def hidden_parameters_refuse(template, parameters: dict) -> None:
         )
 
 
+def visible_parameters(template) -> list[str] | None:
+    """The parameters a form shows: the template's visible list (None: all), never its fixed values."""
+    visible = template.config.get("visible_parameters")
+    fixed = set(template.defaults or {})
+    if not fixed:
+        return visible
+    names = visible if visible is not None else list((template.parameters_schema or {}).get("properties", {}))
+    return [name for name in names if name not in fixed]
+
+
 def parameters_merged(template, clean: dict) -> dict:
     """The parameters a resource is made with: the user's, then the template's fixed values, which always win."""
     return {**clean, **(template.defaults or {})}

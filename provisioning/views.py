@@ -87,7 +87,7 @@ def resource_new(request, slug):
     except NotFound:
         raise Http404("No such template") from None
     team = current_team(request)
-    visible = template.config.get("visible_parameters")
+    visible = services.visible_parameters(template)
     form = ResourceForm(
         request.POST or None,
         schema=_form_schema(template),
@@ -247,7 +247,7 @@ def resource_preview(request, slug):
         raise Http404("No such template") from None
     team = current_team(request)
     form = ResourceForm(
-        request.POST, schema=template.parameters_schema, visible=template.config.get("visible_parameters")
+        request.POST, schema=template.parameters_schema, visible=services.visible_parameters(template)
     )
     if team is None or not form.is_valid():
         return render(request, "provisioning/_preview.html", {"text": "Fill in the form first (a name, too)."})

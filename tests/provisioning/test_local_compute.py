@@ -28,7 +28,7 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     client = api(alice)
     started = time.monotonic()
     notebook = api_create(client, "jupyter-notebook", "nb1")
-    notebook = wait_for(notebook, State.READY, timeout=10)
+    notebook = wait_for(notebook, State.READY, timeout=60)
     print(f"notebook ready after {time.monotonic() - started:.1f} s")
     secrets = client.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
     assert "started" in _status(notebook.outputs["url"], secrets["token"])
@@ -110,7 +110,7 @@ def test_idle_notebook_is_warned_then_stopped(live_worker, templates, api, alice
 def test_default_training_job_succeeds_with_metrics(live_worker, templates, api, alice):
     client = api(alice)
     job = api_create(client, "training-job", "example")
-    job = wait_for(job, State.RUNNING, timeout=10)
+    job = wait_for(job, State.RUNNING, timeout=60)
     deadline = time.monotonic() + 60
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
         control.poll_running()

@@ -85,6 +85,17 @@ def test_template_fixed_values_win_and_the_api_refuses_them(templates, api, alic
 
 
 @pytest.mark.django_db
+def test_the_form_never_shows_a_fixed_value(templates, signed_in, alice):
+    template = templates["postgres-database"]
+    page = signed_in(alice).get("/resources/new/postgres-database/").content.decode()
+    assert 'name="connection_limit"' in page
+    template.defaults = {"connection_limit": 5}
+    template.save()
+    page = signed_in(alice).get("/resources/new/postgres-database/").content.decode()
+    assert 'name="connection_limit"' not in page and 'name="storage_gb"' in page
+
+
+@pytest.mark.django_db
 def test_parameters_left_off_the_form_are_refused_by_the_api(templates, api, alice):
     template = templates["postgres-database"]
     template.config = {**template.config, "visible_parameters": ["storage_gb"]}
