@@ -303,9 +303,10 @@ def test_pip_install_in_a_job_and_in_a_notebook_lands_in_the_team_env(live_worke
         time.sleep(0.2)
     kernel = BlockingKernelClient()
     kernel.load_connection_file(str(next(runtime.glob(f"kernel-{kernel_id}*.json"))))
-    kernel.start_channels()
+    kernel.start_channels(hb=False)  # no heartbeat: on a busy machine a late beat reads as a dead kernel
     try:
-        kernel.wait_for_ready(timeout=60)
+        kernel.kernel_info()
+        kernel.get_shell_msg(timeout=120)  # the kernel answers: it is ready
         printed = []
         code = (
             f"%pip install --no-index --no-deps {wheel}\n"
@@ -324,3 +325,32 @@ def test_pip_install_in_a_job_and_in_a_notebook_lands_in_the_team_env(live_worke
     assert sorted(os.listdir(userenv.site_packages(userenv.base_dir()))) == base_before  # nor the shared base
     client.delete(f"/api/v1/resources/{notebook.pk}/")
     wait_for(notebook, State.DELETED, timeout=60)
+
+
+def test_the_sizes_from_the_form_reach_the_cgroups(live_worker, templates, api, alice):
+    """Memory, CPUs and a process cap of a running job, read back from the kernel's cgroup files."""
+    mode = cgroup_mode()
+    if mode == "none":
+        pytest.skip("no writable cgroups here (rlimits only)")
+    client = api(alice)
+    job = api_create(client, "training-job", "sized", command="python -c 'import time; time.sleep(120)'", memory_gb=4)
+    job = wait_for(job, State.RUNNING, timeout=60)
+    limits = sandbox.limits_for(job)
+    assert (limits.memory_mb, limits.cpus) == (4096, 1.0)  # the template's default CPUs
+    dirs = sandbox.cgroup_dirs(limits)
+    if mode == "v1":
+        memory, cpu, pids = dirs
+        assert int((memory / "memory.limit_in_bytes").read_text()) == 4096 * 2**20
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == 100_000
+        assert int((pids / "pids.max").read_text()) == settings.PORTAL_SANDBOX_MAX_PROCESSES // 2
+        procs_file = memory / "cgroup.procs"
+    else:
+        assert int((dirs[0] / "memory.max").read_text()) == 4096 * 2**20
+        assert (dirs[0] / "cpu.max").read_text().split()[0] == "100000"
+        procs_file = dirs[0] / "cgroup.procs"
+    deadline = time.monotonic() + 60  # the supervisor starts the sandbox a moment after the job is running
+    while len(procs_file.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(procs_file.read_text().split()) >= 2  # the sandbox and the program inside it are counted
+    assert client.post(f"/api/v1/resources/{job.pk}/cancel/").status_code == 202
+    wait_for(job, [State.STOPPED, State.FAILED], timeout=60)
