@@ -33,6 +33,7 @@ from provisioning.models import (
 )
 from provisioning.parameters import name_error, parameters_validate
 from provisioning.quotas import GPU_HOLDING_STATES, quota_excess, resource_usage
+from usage.services import budget_check_request
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def resource_request(
         errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
+    budget_check_request(team=team)  # a team past its monthly budget (with refusal on) gets a clear 400
 
     needs_approval = template.needs_approval(clean)
     try:
