@@ -319,6 +319,8 @@ if BACKUP_DIR and not BACKUP_KEY:
     )
 # The unit prices are written in (shown next to every amount).
 USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="EUR")
+# How often what still runs is counted into the day's usage (the meters are also moved on at every state change).
+USAGE_SETTLE_INTERVAL_SECONDS = env.int("USAGE_SETTLE_INTERVAL_SECONDS", default=3600)
 
 # Static files
 STATIC_URL = "/static/"

@@ -1,7 +1,8 @@
 from celery import shared_task
+from django.conf import settings
 
 BEAT_SCHEDULE = {
-    "usage-settle": {"task": "usage.settle", "schedule": 3600.0},
+    "usage-settle": {"task": "usage.settle", "schedule": float(settings.USAGE_SETTLE_INTERVAL_SECONDS)},
 }
 
 

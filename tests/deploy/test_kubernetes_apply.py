@@ -102,9 +102,12 @@ def _as_rbac(method: str, path: str, query: str) -> tuple:
     if method == "GET":
         verb = "get" if name else ("watch" if parse_qs(query).get("watch") == ["true"] else "list")
     else:
-        verb = {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete" if name else "deletecollection"}[
-            method
-        ]
+        verb = {
+            "POST": "create",
+            "PATCH": "patch",
+            "PUT": "update",
+            "DELETE": "delete" if name else "deletecollection",
+        }[method]
     return (group, f"{resource}/{sub}" if sub else resource, verb)
 
 
@@ -122,15 +125,27 @@ def _granted(cluster_role: dict) -> set[tuple]:
 
 def _pod(resource, name, namespace, *, ready=True, log=""):
     labels = {"portal.research/resource": str(resource.pk), "app.kubernetes.io/managed-by": "research-portal"}
-    container = {"name": "main", "image": "x", "imageID": "", "restartCount": 0, "ready": ready,
-                 "state": {"running": {"startedAt": "2026-11-23T10:00:00Z"}}}
+    container = {
+        "name": "main",
+        "image": "x",
+        "imageID": "",
+        "restartCount": 0,
+        "ready": ready,
+        "state": {"running": {"startedAt": "2026-11-23T10:00:00Z"}},
+    }
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": {"emulator/log": log}},
         "spec": {"containers": [{"name": "main", "image": "x"}]},
-        "status": {"phase": "Running", "containerStatuses": [container],
-                   "conditions": [{"type": "PodScheduled", "status": "True"},
-                                  {"type": "Ready", "status": "True" if ready else "False"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [container],
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True" if ready else "False"},
+            ],
+        },
     }
 
 
@@ -189,7 +204,9 @@ def _driver_lifecycle(kube_settings, api, client):
     assert scientist.delete(f"/api/v1/resources/{notebook.pk}/").status_code == 202
     wait_for(notebook, State.DELETED, timeout=60)
 
-    job = api_create(scientist, "training-job-k8s", "jb", profile="cpu", command="python train.py", max_runtime_minutes=5)
+    job = api_create(
+        scientist, "training-job-k8s", "jb", profile="cpu", command="python train.py", max_runtime_minutes=5
+    )
     job_name = f"job-jb-{job.pk.hex[:6]}"
     _wait(batch.read_namespaced_job, job_name, namespace)
     core.create_namespaced_pod(namespace, _pod(job, f"{job_name}-abcde", namespace, ready=False, log="epoch 1\n"))
@@ -207,7 +224,11 @@ def _driver_lifecycle(kube_settings, api, client):
         handle.seek(start)
         lines = [line.rstrip("\n").split("\t") for line in handle if line.strip()]
     called = {_as_rbac(m, p, q) for m, p, q, agent in lines if agent != KUBELET_AGENT}
-    role = next(o for o in render(ROOT / "base") if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "research-portal-driver")
+    role = next(
+        o
+        for o in render(ROOT / "base")
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "research-portal-driver"
+    )
     granted = _granted(role)
     # The client asks /version/ or /version depending on its release: both are granted, one is called.
     granted_urls = {g for g in granted if g[0] == "nonResourceURL"}
