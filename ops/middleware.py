@@ -17,10 +17,7 @@ class ObservabilityMiddleware:
         logs.context_clear()
         request.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
         logs.context_set(request_id=request.request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            logs.context_clear()
+        response = self.get_response(request)  # the ids are cleared when the response is closed (ops.logs)
         view = getattr(request, "resolver_match", None)
         metrics.http_request_observe(
             view=view.view_name if view and view.view_name else "unmatched",

@@ -359,4 +359,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# With JSON logs, Celery's workers and beat keep Django's LOGGING instead of putting their own format on the root.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
 ENV_VARS = frozenset(RecordingEnv.names)
