@@ -7,7 +7,7 @@ import csv
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from catalog.models import Template
@@ -59,6 +59,8 @@ def _page(request, *, teams, title, export_url, by_team=None, budget=None):
 def team_usage(request):
     team = current_team(request)
     if team is None:
+        if is_keeper(request.user):
+            return redirect("usage:keepers")
         raise Http404("You are in no team yet.")
     return _page(
         request,
@@ -95,6 +97,8 @@ def _csv(teams, filename: str) -> HttpResponse:
 def team_export(request):
     team = current_team(request)
     if team is None:
+        if is_keeper(request.user):
+            return redirect("usage:keepers-export")
         raise Http404("You are in no team yet.")
     return _csv(Team.objects.filter(pk=team.pk), f"usage-{team.slug}.csv")
 
