@@ -10,6 +10,7 @@ NAV = [
     ("Guides", "guides:list"),
     ("Articles", "articles"),
     ("Resources", "provisioning:list"),
+    ("Usage", "usage:team"),
 ]
 KEEPER_NAV = [("Keepers", "keepers")]
 

@@ -92,9 +92,12 @@ INSTALLED_APPS = [
     "catalog",
     "guides",
     "provisioning",
+    "ops",
+    "usage",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.ObservabilityMiddleware",  # first: times the whole request, gives it an id for the logs
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -361,6 +364,33 @@ SLURM_PYTHON = env.str("SLURM_PYTHON", default="")
 SLURM_NOTEBOOK_BIND_ADDRESS = env.str("SLURM_NOTEBOOK_BIND_ADDRESS", default="")
 # Warn a notebook's owner this many minutes before its wall time ends.
 SLURM_WALLTIME_WARNING_MINUTES = env.int("SLURM_WALLTIME_WARNING_MINUTES", default=10)
+# Operating it (issue 18): metrics, logs, backups, usage
+# Scrapers of /metrics send `Authorization: Bearer <METRICS_TOKEN>`; unset, only loopback may scrape.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A folder shared by the processes of one pod (gunicorn workers, Celery's pool) for prometheus_client's
+# multiprocess mode; prometheus_client reads the variable itself, it is listed here to be documented and checked.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# A Celery worker serves its metrics on this port (0: not at all), on this address.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+WORKER_METRICS_ADDRESS = env.str("WORKER_METRICS_ADDRESS", default="127.0.0.1")
+# "text" (readable lines) or "json" (one JSON object per line, for Elasticsearch, Loki, Filebeat).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {LOG_FORMAT!r}.")
+# Nightly backups go here when set, encrypted with BACKUP_KEY (a Fernet key the Keeper keeps outside the portal).
+BACKUP_DIR = env.str("BACKUP_DIR", default="")
+BACKUP_KEY = env.str("BACKUP_KEY", default="")
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
+BACKUP_HOUR = env.int("BACKUP_HOUR", default=2)
+BACKUP_INTERVAL_SECONDS = env.int("BACKUP_INTERVAL_SECONDS", default=0)  # instead of nightly at BACKUP_HOUR (UTC)
+if BACKUP_DIR and not BACKUP_KEY:
+    raise ImproperlyConfigured(
+        "BACKUP_DIR is set but BACKUP_KEY is not: make a key with `manage.py portal_backup --new-key` and keep it."
+    )
+# The unit prices are written in (shown next to every amount).
+USAGE_CURRENCY = env.str("USAGE_CURRENCY", default="EUR")
+# How often what still runs is counted into the day's usage (the meters are also moved on at every state change).
+USAGE_SETTLE_INTERVAL_SECONDS = env.int("USAGE_SETTLE_INTERVAL_SECONDS", default=3600)
 
 # Static files
 STATIC_URL = "/static/"
@@ -383,10 +413,23 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "filters": {"context": {"()": "ops.logs.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# With JSON logs, Celery's workers and beat keep Django's LOGGING instead of putting their own format on the root.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 ENV_VARS = frozenset(RecordingEnv.names)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
+from ops import views as ops_views
 from portal import api, health, token_views, views
 from provisioning import api as provisioning_api
 from provisioning import views as provisioning_views
@@ -56,6 +57,8 @@ urlpatterns = [
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
+    path("usage/", include("usage.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -68,3 +68,18 @@ def require_action(resource, user, action: str) -> None:
 # (resource_<action>). Pages and API both dispatch through provisioning.actions.ACTIONS.
 ACTION_NAMES = ("stop", "start", "cancel", "retry", "reapply", "delete", "forget", "approve", "reject")
 DECISIONS = frozenset({"approve", "reject"})
+
+
+# Checks other apps add to every new request (the usage app: a team past its budget). Each takes `team=` and raises
+# PortalError to refuse; registered in the app's AppConfig.ready, so provisioning never imports those apps.
+REQUEST_CHECKS: list = []
+
+
+def request_check_register(check) -> None:
+    if check not in REQUEST_CHECKS:
+        REQUEST_CHECKS.append(check)
+
+
+def request_checks_run(*, team) -> None:
+    for check in REQUEST_CHECKS:
+        check(team=team)

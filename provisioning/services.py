@@ -22,7 +22,7 @@ from provisioning.drivers import DriverError, get_driver
 from provisioning.engine import after_transition, event, new_operation
 from provisioning.models import Event, OperationState, Resource
 from provisioning.parameters import name_error, parameters_validate
-from provisioning.policy import allowed_actions, can_manage, require_action  # noqa: F401  (re-exported)
+from provisioning.policy import allowed_actions, can_manage, request_checks_run, require_action  # noqa: F401
 from provisioning.quotas import quota_excess, resource_usage
 from provisioning.states import RUNNING_STATE, Action, State
 
@@ -67,6 +67,7 @@ def resource_request(
         errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
+    request_checks_run(team=team)  # e.g. a team past its monthly budget (with refusal on) gets a clear 400
 
     needs_approval = template.needs_approval(clean)
     try:

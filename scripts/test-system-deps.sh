@@ -9,6 +9,8 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 # The Slurm tests (tests/slurm) start a real one-node Slurm cluster with its own munge daemon.
 command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || missing+=(munge)
+# promtool checks the alert rules and lints a scraped /metrics (tests/ops).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

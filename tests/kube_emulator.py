@@ -8,6 +8,8 @@ and writing their status through the same API. What kmock lacks is filled in her
 - namespaces (kmock cannot parse the cluster-scoped /api/v1/namespaces path): kept in a dict;
 - a pod's log: the text of its `emulator/log` annotation (what the container "printed");
 - /version/, which the official client asks with a trailing slash.
+Every request is also written, one line each (method, path, query, user agent), to `requests.log` beside the
+kubeconfig, so a test can compare what the portal asks for with the RBAC rules it ships.
 """
 
 from __future__ import annotations
@@ -34,9 +36,14 @@ def _status(code: int, reason: str, message: str):
 
 class Emulator(kmock.KubernetesEmulator):
     namespaces: dict  # set after construction (attrs classes take no new fields here)
+    request_log: Path | None
 
     async def __call__(self, raw_request):
         path, method = raw_request.path, raw_request.method
+        if self.request_log is not None:
+            agent = raw_request.headers.get("User-Agent", "").replace("\t", " ")
+            with self.request_log.open("a") as log:
+                log.write(f"{method}\t{path}\t{raw_request.query_string}\t{agent}\n")
         if path == "/api/v1/namespaces" and method == "POST":
             body = json.loads(await raw_request.read())
             name = body.get("metadata", {}).get("name", "")
@@ -84,6 +91,7 @@ def kubeconfig(url: str, token: str) -> str:
 async def serve(port: int, config_path: Path) -> None:
     emulator = Emulator()
     emulator.namespaces = {}
+    emulator.request_log = config_path.parent / "requests.log"
     emulator.resources.load_bundled()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

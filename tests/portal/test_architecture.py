@@ -7,7 +7,8 @@ import grimp
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-PACKAGES = ("portal", "catalog", "guides", "provisioning")
+# Every app of the project (a top-level folder with an apps.py), so a new app cannot be forgotten here.
+PACKAGES = tuple(sorted(path.parent.name for path in BASE_DIR.glob("*/apps.py")))
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -58,6 +59,14 @@ def test_no_import_cycles_anywhere_in_the_project(monkeypatch):
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     edges = {module: set(graph.find_modules_directly_imported_by(module)) for module in graph.modules}
     assert _cycles(edges) == []
+
+
+def test_every_app_is_checked_by_the_contracts():
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(BASE_DIR / ".importlinter")
+    assert set(PACKAGES) <= set(config["importlinter"]["root_packages"].split()), "add the app to .importlinter"
 
 
 def test_import_contracts_hold(monkeypatch, capsys):

@@ -108,6 +108,13 @@ MATRIX = {
     "api/v1/auth/tokens/": [("get", "LOOOO", None, None), ("post", "LOOOO", {"name": "ci"}, None)],
     "api/v1/auth/tokens/<int:token_id>/": [("get", "LOHHH", None, None), ("delete", "LOHHH", None, None)],
     "api/docs/": [("get", "OOOOO", None, None)],
+    # Issue 18: metrics (loopback here; a token elsewhere, tests/ops/test_metrics.py) and usage pages.
+    "metrics": [("get", "OOOOO", None, None)],
+    "usage/": [("get", "LOOOO", None, None)],
+    "usage/export.csv": [("get", "LOOOO", None, None)],
+    "usage/estimate/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "usage/keepers/": [("get", "LDDDO", None, None)],
+    "usage/keepers/export.csv": [("get", "LDDDO", None, None)],
 }
 
 
@@ -169,6 +176,7 @@ def _url(route, objs):
             "api/v1/catalog/": "tool",
             "api/v1/guides/": "howto",
             "api/v1/templates/": "bucket",
+            "usage/estimate/": "bucket",
         },
         "<uuid:resource_id>": str(objs["resource"].pk),
         "<uuid:task_id>": str(uuid.uuid4()),
