@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from portal.models import Membership
-from provisioning import services
+from provisioning import control
 from provisioning.models import State
 from tests.conftest import api_create, wait_for
 from tests.deploy.kustomize import render
@@ -160,6 +160,18 @@ def _wait(read, *args, timeout=30.0):
         time.sleep(0.1)
 
 
+def _until(resource, state, timeout=60.0):
+    """Wait as the control loop would move it on: poll what is in motion, then look (nothing waits in a worker)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        control.poll_running()
+        try:
+            return wait_for(resource, state, timeout=0.5)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
 @pytest.mark.worker
 @pytest.mark.slow
 def test_rbac_rules_are_exactly_what_the_driver_calls(live_worker, kube_settings, templates, api, client):
@@ -194,15 +206,15 @@ def _driver_lifecycle(kube_settings, api, client):
     name = f"nb-nb-{notebook.pk.hex[:6]}"
     _wait(k8s.AppsV1Api(kubelet).read_namespaced_stateful_set, name, namespace)
     core.create_namespaced_pod(namespace, _pod(notebook, f"{name}-0", namespace, log="started\n"))
-    notebook = wait_for(notebook, State.READY, timeout=60)
-    services.poll_running()  # the control loop reads the StatefulSet and its pod
+    notebook = _until(notebook, State.READY, timeout=60)
+    control.poll_running()  # the control loop reads the StatefulSet and its pod
     scientist.get(f"/api/v1/resources/{notebook.pk}/logs/")
     assert scientist.post(f"/api/v1/resources/{notebook.pk}/stop/").status_code == 202
-    notebook = wait_for(notebook, State.STOPPED, timeout=60)
+    notebook = _until(notebook, State.STOPPED, timeout=60)
     assert scientist.post(f"/api/v1/resources/{notebook.pk}/start/").status_code == 202
-    notebook = wait_for(notebook, State.READY, timeout=60)
+    notebook = _until(notebook, State.READY, timeout=60)
     assert scientist.delete(f"/api/v1/resources/{notebook.pk}/").status_code == 202
-    wait_for(notebook, State.DELETED, timeout=60)
+    _until(notebook, State.DELETED, timeout=60)
 
     job = api_create(
         scientist, "training-job-k8s", "jb", profile="cpu", command="python train.py", max_runtime_minutes=5
@@ -210,15 +222,15 @@ def _driver_lifecycle(kube_settings, api, client):
     job_name = f"job-jb-{job.pk.hex[:6]}"
     _wait(batch.read_namespaced_job, job_name, namespace)
     core.create_namespaced_pod(namespace, _pod(job, f"{job_name}-abcde", namespace, ready=False, log="epoch 1\n"))
-    job = wait_for(job, State.RUNNING, timeout=60)
+    job = _until(job, State.RUNNING, timeout=60)
     assert "epoch 1" in scientist.get(f"/api/v1/resources/{job.pk}/logs/").json()["output"]
     batch.patch_namespaced_job_status(
         job_name, namespace, {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}
     )
-    services.poll_running()
-    job = wait_for(job, State.SUCCEEDED, timeout=60)
+    control.poll_running()
+    job = _until(job, State.SUCCEEDED, timeout=60)
     scientist.delete(f"/api/v1/resources/{job.pk}/")
-    wait_for(job, State.DELETED, timeout=60)
+    _until(job, State.DELETED, timeout=60)
 
     with log.open() as handle:
         handle.seek(start)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
 from catalog.models import Entry
 from ops import backup
 from portal.models import Team
+from portal.tokens import token_issue
 from provisioning.models import Resource, State
 from tests.factories import make_resource
 
@@ -33,7 +33,7 @@ from django.conf import settings
 client = Client(HTTP_HOST="localhost")
 auth = {"HTTP_AUTHORIZATION": "Token " + TOKEN}
 me = client.get("/api/v1/me/", **auth)
-credentials = client.get(f"/api/v1/resources/{RESOURCE}/credentials/", **auth)
+credentials = client.post(f"/api/v1/resources/{RESOURCE}/credentials/", **auth)
 print("RESULT " + json.dumps({
     "teams": sorted(Team.objects.values_list("slug", flat=True)),
     "resources": sorted(str(pk) for pk in Resource.objects.values_list("pk", flat=True)),
@@ -78,7 +78,7 @@ def test_backup_then_restore_into_a_fresh_data_folder(
     database = make_resource(templates["postgres-database"], team_a, alice, name="kept", state=State.READY)
     database.secrets = {"password": "correct horse battery staple"}
     database.save()
-    token = Token.objects.create(user=keeper).key
+    token = token_issue(user=keeper, name="backup test")[1]
     key_file = tmp_path / "backup.key"
     key_file.write_text(backup.new_key())
 

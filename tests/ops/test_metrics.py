@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from provisioning import services
+from provisioning import control
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 from tests.factories import TeamFactory, make_resource
@@ -161,7 +161,7 @@ def test_a_worker_counts_operations_and_request_to_ready_in_multiprocess_mode(
         assert checked.returncode == 0, checked.stdout + checked.stderr
         deadline = time.monotonic() + 60
         while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-            services.poll_running()
+            control.poll_running()
             time.sleep(0.5)
     finally:
         live_worker.stop()
