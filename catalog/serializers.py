@@ -49,6 +49,15 @@ class EntrySerializer(serializers.ModelSerializer):
         read_only_fields = ["slug", "created_at", "updated_at"]
 
 
+class EntryFilterSerializer(serializers.Serializer):
+    """The catalog list's query parameters (validated and documented from here)."""
+
+    kind = serializers.ChoiceField(choices=EntryKind.choices, required=False, allow_blank=True)
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="Entries with this tag.")
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False, allow_blank=True)
+    owner = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="Owning team's slug.")
+
+
 class EntryListSerializer(EntrySerializer):
     class Meta(EntrySerializer.Meta):
         fields = ["slug", "name", "kind", "summary", "owner", "tags", "lifecycle", "links", "featured", "updated_at"]

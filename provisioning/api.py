@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.errors import NotFound, PortalError
+from portal.input_guard import query_params
 from portal.models import Team
 from portal.permissions import teams_visible_to
 from provisioning import selectors, services
@@ -16,10 +17,12 @@ from provisioning.models import State
 from provisioning.serializers import (
     CredentialsSerializer,
     DecisionSerializer,
+    LogsQuerySerializer,
     LogsSerializer,
     OperationSerializer,
     ResourceCreateSerializer,
     ResourceDetailSerializer,
+    ResourceFilterSerializer,
     ResourceSerializer,
     TemplateSerializer,
 )
@@ -70,7 +73,7 @@ class ResourceListCreate(generics.ListCreateAPIView):
     serializer_class = ResourceSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = query_params(ResourceFilterSerializer, self.request)
         team = None
         if params.get("team"):
             team = teams_visible_to(self.request.user).filter(slug=params["team"]).first()
@@ -80,9 +83,7 @@ class ResourceListCreate(generics.ListCreateAPIView):
             user=self.request.user, team=team, kind=params.get("kind", ""), state=params.get("state", "")
         )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("kind", str), OpenApiParameter("state", str), OpenApiParameter("team", str)]
-    )
+    @extend_schema(parameters=[ResourceFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -209,14 +210,11 @@ class ResourceCredentials(APIView):
 class ResourceLogs(APIView):
     """The log of the latest operation and, for programs, what they printed (?tail=N lines, default 200)."""
 
-    @extend_schema(responses=LogsSerializer, parameters=[OpenApiParameter("tail", int)])
+    @extend_schema(responses=LogsSerializer, parameters=[LogsQuerySerializer])
     def get(self, request, resource_id):
+        tail = query_params(LogsQuerySerializer, request)["tail"]
         resource = selectors.resource_get(user=request.user, resource_id=resource_id)
         operation = selectors.operation_latest(resource)
-        try:
-            tail = max(1, min(5000, int(request.query_params.get("tail", 200))))
-        except ValueError:
-            raise PortalError("tail must be a whole number of lines.", code="invalid") from None
         output = ""
         if resource.state not in (State.DELETED,):
             try:

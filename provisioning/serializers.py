@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from catalog.models import Template
-from provisioning.models import Event, Operation, Resource
+from catalog.models import ResourceKind, Template
+from provisioning.models import Event, Operation, Resource, State
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -96,6 +96,22 @@ class ResourceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Lowercase letters, digits and dashes; unique in the team.")
     team = serializers.SlugField(required=False, help_text="Team slug; may be left out when you are in one team.")
     parameters = serializers.JSONField(required=False, default=dict, help_text="Values for the template's schema.")
+
+
+class ResourceFilterSerializer(serializers.Serializer):
+    """The resource list's query parameters (validated and documented from here)."""
+
+    kind = serializers.ChoiceField(choices=ResourceKind.choices, required=False, allow_blank=True)
+    state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
+    team = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="Team slug; a team you are not in lists nothing."
+    )
+
+
+class LogsQuerySerializer(serializers.Serializer):
+    tail = serializers.IntegerField(
+        required=False, default=200, min_value=1, max_value=5000, help_text="How many lines of output."
+    )
 
 
 class DecisionSerializer(serializers.Serializer):
