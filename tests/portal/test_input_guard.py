@@ -182,7 +182,7 @@ def test_json_bodies_with_unstorable_text_or_numbers_are_a_400_and_change_nothin
 
     client = api(alice)
     for parameters, words in (('{"size_gb": 1e999}', "not a finite number"), ('{"n": 1' + "0" * 30 + "}", "too large")):
-        body = '{"template": "postgres-database", "name": "db-one", "parameters": %s}' % parameters
+        body = '{"template": "postgres-database", "name": "db-one", "parameters": ' + parameters + "}"
         response = client.post("/api/v1/resources/", body, content_type="application/json")
         assert response.status_code == 400 and words in response.json()["message"], response.content
     assert not Resource.objects.exists()
