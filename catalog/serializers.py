@@ -10,10 +10,17 @@ class LinkSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["docs", "source", "dashboard", "support", "other"], default="other")
 
 
+class TeamSlugOrNull(serializers.SlugRelatedField):
+    """A team's slug, or null for none; an empty string is neither (DRF would quietly take it for null)."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            raise serializers.ValidationError("Give the slug of a team, or null for none.")
+        return super().run_validation(data)
+
+
 class EntrySerializer(serializers.ModelSerializer):
-    owner_team = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
-    )
+    owner_team = TeamSlugOrNull(slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True)
     tags = serializers.ListField(
         child=serializers.RegexField(r"^[a-z0-9][a-z0-9.+-]{0,39}$"),
         required=False,

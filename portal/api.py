@@ -85,7 +85,7 @@ class SearchResultsSerializer(serializers.Serializer):
 
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.RegexField(
-        r"\S",
+        r"^[^\x00]*[^\s\x00][^\x00]*$",
         max_length=200,
         help_text="Words to look for (at least one character that is not a space).",
         error_messages={

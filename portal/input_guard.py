@@ -4,7 +4,7 @@ One place, used by every page and endpoint without code of their own:
 
 - `InputGuardMiddleware` checks the path, every query parameter, every form field (POST) and the request headers
   for characters PostgreSQL cannot store (NUL) or Python cannot encode (lone surrogates);
-- the DRF parsers of `PARSER_CLASSES` check every string (keys too) of JSON and form bodies, and refuse numbers a
+- the DRF parsers of portal.parsers check every string (keys too) of JSON and form bodies, and refuse numbers a
   database cannot hold (NaN, infinity, integers beyond 64 bits);
 - `BoundedLimitOffsetPagination` refuses limits and offsets outside what the schema says (and PostgreSQL holds);
 - `query_params(serializer_class, request)` validates a list's filters with the same serializer that documents
@@ -18,7 +18,7 @@ import re
 
 from django.http import JsonResponse
 from django.shortcuts import render
-from rest_framework import parsers, serializers
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
 from portal.errors import PortalError
@@ -115,26 +115,6 @@ def check_data(data, name: str = "") -> None:
             check_data(value, f"{name}[{index}]" if name else f"[{index}]")
 
 
-# The parsers of the API (settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]): DRF's own, then check_data.
-class _Guarded:
-    def parse(self, stream, media_type=None, parser_context=None):
-        result = super().parse(stream, media_type, parser_context)
-        check_data(result.data if isinstance(result, parsers.DataAndFiles) else result)
-        return result
-
-
-class JSONParser(_Guarded, parsers.JSONParser):
-    pass
-
-
-class FormParser(_Guarded, parsers.FormParser):
-    pass
-
-
-class MultiPartParser(_Guarded, parsers.MultiPartParser):
-    pass
-
-
 def _wants_json(request) -> bool:
     return request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
@@ -193,11 +173,12 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
     max_limit = 500
 
     def _bounded(self, request, name: str, default: int, minimum: int, maximum: int) -> int:
-        raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        values = request.query_params.getlist(name)
+        if not values:
             return default
+        raw = values[-1]
         try:
-            value = int(raw)
+            value = int(raw) if len(values) == 1 else None
         except ValueError:
             value = None
         if value is None or not minimum <= value <= maximum:
@@ -222,8 +203,38 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         return parameters
 
 
+def refuse_unknown_fields() -> None:
+    """Every DRF serializer refuses fields it does not know (a typo is not silently dropped): the schema says
+    `additionalProperties: false` for what clients send (portal.schema_hooks), and this makes it true for every
+    endpoint, present and future. Installed once, from PortalConfig.ready."""
+    original = serializers.Serializer.to_internal_value
+    if getattr(original, "refuses_unknown_fields", False):
+        return
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys") and not isinstance(self, serializers.ListSerializer):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+                raise serializers.ValidationError(
+                    {key: f"Unknown field '{key}'; this takes: {known or 'nothing'}." for key in unknown}
+                )
+        return original(self, data)
+
+    to_internal_value.refuses_unknown_fields = True
+    serializers.Serializer.to_internal_value = to_internal_value
+
+
 def query_params(serializer_class: type[serializers.Serializer], request) -> dict:
     """The request's query parameters validated by `serializer_class` (the one its schema lists); 400 otherwise."""
-    data = serializer_class(data=request.query_params)
+    fields = serializer_class().fields
+    given = {}
+    for name, field in fields.items():
+        values = request.query_params.getlist(name)
+        if len(values) > 1 and not isinstance(field, serializers.ListField):
+            raise UnusableInput(name, f"{label(name)} was given more than once; give it once.", code="invalid")
+        if values:
+            given[name] = values if isinstance(field, serializers.ListField) else values[0]
+    data = serializer_class(data=given)  # only its own: pagination and others read the rest
     data.is_valid(raise_exception=True)
     return data.validated_data

@@ -1,6 +1,9 @@
 """OpenAPI postprocessing (drf-spectacular): the schema says what the server enforces, for every endpoint at once.
 
-- every free-text string says it cannot hold a NUL character (the edge refuses it: portal.input_guard);
+- every free-text string a client sends says it cannot hold a NUL character, and every object a client sends names
+  its properties and takes no others (the edge refuses NUL anywhere: portal.input_guard); request bodies are
+  documented as JSON (the API also parses forms, for the browsable API and tests);
+- a slug that must name an existing object (SlugRelatedField) lists the slugs that exist;
 - every operation documents its error answers ({"error", "message", "fields"}) for 400, 401, 403, 404 and others;
 - operations that create or return an object link to the operations that take its id (OpenAPI links), so client
   generators and stateful fuzzers reach them with real ids.
@@ -9,6 +12,8 @@ Generic by design: endpoints added later get the same treatment without code of 
 """
 
 from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 NO_NUL_PATTERN = "^[^\\x00]*$"
 ERROR_SCHEMA = {
@@ -31,15 +36,40 @@ ERROR_STATUSES = {
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
-def _no_nul_strings(node) -> None:
+def _client_sent(node) -> None:
+    """What a client sends: strings without NUL, objects without undeclared (or NUL-named) properties."""
     if isinstance(node, dict):
         if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
-        for value in node.values():
-            _no_nul_strings(value)
+        if node.get("type") == "object":
+            if node.get("properties"):
+                node.setdefault("additionalProperties", False)
+            else:
+                node.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
+        for key, value in node.items():
+            if key != "enum":
+                _client_sent(value)
     elif isinstance(node, list):
         for value in node:
-            _no_nul_strings(value)
+            _client_sent(value)
+
+
+def _request_parts(result: dict):
+    """Parameters and request bodies of every operation, and the request components (COMPONENT_SPLIT_REQUEST)."""
+    for item in result.get("paths", {}).values():
+        for method in METHODS:
+            operation = item.get(method)
+            if not operation:
+                continue
+            yield operation.get("parameters", [])
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                for media_type in [m for m in body if m != "application/json"]:
+                    del body[media_type]
+            yield body
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            yield schema
 
 
 def _body_properties(result: dict, response: dict) -> set[str]:
@@ -61,37 +91,56 @@ def _body_field(parameter: str, properties: set[str]) -> str | None:
     return None
 
 
+def _listed(result: dict, response: dict) -> tuple[str, set[str]]:
+    """For a list answer (paginated `results`, or a bare array): the pointer to its first item and its fields."""
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = result.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+    if schema.get("type") == "array":
+        return "/0", _body_properties(result, {"content": {"application/json": {"schema": schema["items"]}}})
+    results = schema.get("properties", {}).get("results", {})
+    if results.get("type") == "array":
+        return "/results/0", _body_properties(result, {"content": {"application/json": {"schema": results["items"]}}})
+    return "", set()
+
+
 def _add_links(result: dict) -> None:
+    """Links from what creates (POST) or lists (GET on a collection) objects to the operations that take their ids."""
     paths = result.get("paths", {})
     for source_path, source_item in paths.items():
-        post = source_item.get("post")
-        if not post:
+        for source_method in ("post", "get"):
+            operation = source_item.get(source_method)
+            if operation and (source_method == "post" or not _path_parameters(source_path)):
+                _link_operation(result, paths, source_path, operation, listed=source_method == "get")
+
+
+def _link_operation(result: dict, paths: dict, source_path: str, operation: dict, *, listed: bool) -> None:
+    collection = source_path.split("{", 1)[0]
+    own = set(_path_parameters(source_path))
+    for status, response in operation.get("responses", {}).items():
+        if status not in ("200", "201"):
             continue
-        collection = source_path.split("{", 1)[0]
-        own = set(_path_parameters(source_path))
-        for status, response in post.get("responses", {}).items():
-            if status not in ("200", "201"):
+        pointer, properties = _listed(result, response) if listed else ("", _body_properties(result, response))
+        links = response.setdefault("links", {})
+        for target_path, target_item in paths.items():
+            wanted = _path_parameters(target_path)
+            if not wanted or not target_path.startswith(collection):
                 continue
-            properties = _body_properties(result, response)
-            links = response.setdefault("links", {})
-            for target_path, target_item in paths.items():
-                wanted = _path_parameters(target_path)
-                if not wanted or not target_path.startswith(collection):
-                    continue
-                values, from_body = {}, False
-                for parameter in wanted:
-                    if parameter in own:
-                        values[parameter] = f"$request.path.{parameter}"
-                    elif field := _body_field(parameter, properties):
-                        values[parameter], from_body = f"$response.body#/{field}", True
-                if len(values) != len(wanted) or not (from_body or target_path == source_path):
-                    continue
-                for method in METHODS:
-                    target = target_item.get(method)
-                    if target and target.get("operationId"):
-                        links[target["operationId"]] = {"operationId": target["operationId"], "parameters": values}
-            if not links:
-                del response["links"]
+            values, from_body = {}, False
+            for parameter in wanted:
+                if parameter in own:
+                    values[parameter] = f"$request.path.{parameter}"
+                elif field := _body_field(parameter, properties):
+                    values[parameter], from_body = f"$response.body#{pointer}/{field}", True
+            if len(values) != len(wanted) or not (from_body or target_path == source_path):
+                continue
+            for method in METHODS:
+                target = target_item.get(method)
+                if target and target.get("operationId"):
+                    links[target["operationId"]] = {"operationId": target["operationId"], "parameters": values}
+        if not links:
+            del response["links"]
 
 
 def postprocess(result, generator, request, public):
@@ -113,6 +162,22 @@ def postprocess(result, generator, request, public):
                     },
                 )
     _add_links(result)
-    _no_nul_strings(result.get("paths", {}))
-    _no_nul_strings(schemas)
+    for part in _request_parts(result):
+        _client_sent(part)
     return result
+
+
+class SlugRelatedFieldExtension(OpenApiSerializerFieldExtension):
+    """A slug that must name an existing object: the schema lists the slugs that exist (up to 500)."""
+
+    target_class = "rest_framework.relations.SlugRelatedField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = {"type": "string"}
+        field = self.target
+        if direction == "request" and not field.read_only and field.queryset is not None:
+            slugs = list(field.get_queryset().order_by(field.slug_field).values_list(field.slug_field, flat=True)[:501])
+            if 0 < len(slugs) <= 500:
+                schema["enum"] = slugs
+        return schema

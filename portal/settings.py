@@ -203,9 +203,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "portal.input_guard.BoundedLimitOffsetPagination",
     "DEFAULT_PARSER_CLASSES": [  # DRF's parsers, each refusing what the database cannot store (issue 20)
-        "portal.input_guard.JSONParser",
-        "portal.input_guard.FormParser",
-        "portal.input_guard.MultiPartParser",
+        "portal.parsers.JSONParser",
+        "portal.parsers.FormParser",
+        "portal.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     # Issue 20: error answers, NUL-free strings and links from creates, for every endpoint (portal/schema_hooks.py)
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "provisioning.api_schema.postprocess",
         "portal.schema_hooks.postprocess",
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -7,7 +7,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.errors import NotFound, PortalError
+from portal.errors import NotAllowed, NotFound, PortalError
 from portal.input_guard import query_params
 from portal.models import Team
 from portal.permissions import teams_visible_to
@@ -20,6 +20,7 @@ from provisioning.serializers import (
     LogsQuerySerializer,
     LogsSerializer,
     OperationSerializer,
+    RejectionSerializer,
     ResourceCreateSerializer,
     ResourceDetailSerializer,
     ResourceFilterSerializer,
@@ -60,11 +61,24 @@ def _team_for(user, slug: str | None) -> Team:
     mine = list(Team.objects.filter(memberships__user=user)[:2])
     if len(mine) == 1:
         return mine[0]
+    if not mine:
+        raise NotAllowed("You are in no team yet, so you cannot ask for resources. Ask the Keepers to add you to one.")
     raise PortalError(
         'Say which team this is for: add "team": "<slug>" (GET /api/v1/me/ lists yours).',
         code="team_required",
         fields={"team": "Required when you are in several teams (or none)."},
     )
+
+
+def _live_resource(request, resource_id):
+    """The resource at its API address; once its deletion is asked for, that address answers 404 (as REST has it).
+
+    The list still shows deleted resources with ?state=deleting or ?state=deleted.
+    """
+    resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+    if resource.state in (State.DELETING, State.DELETED):
+        raise NotFound("This resource has been deleted. GET /api/v1/resources/?state=deleted lists deleted ones.")
+    return resource
 
 
 class ResourceListCreate(generics.ListCreateAPIView):
@@ -131,7 +145,7 @@ class ResourceDetail(APIView):
     """One resource with its timeline, operations and the actions you may take; DELETE deletes it."""
 
     def _get(self, request, resource_id):
-        return selectors.resource_get(user=request.user, resource_id=resource_id)
+        return _live_resource(request, resource_id)
 
     @extend_schema(responses=ResourceDetailSerializer)
     def get(self, request, resource_id):
@@ -151,7 +165,7 @@ class ResourceDetail(APIView):
         return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _action_view(action: str, doc: str, with_reason: bool = False):
+def _action_view(action: str, doc: str, reason_serializer=None):
     service = {
         "stop": services.resource_stop,
         "start": services.resource_start,
@@ -164,16 +178,16 @@ def _action_view(action: str, doc: str, with_reason: bool = False):
 
     class ActionView(APIView):
         @extend_schema(
-            request=DecisionSerializer if with_reason else None,
+            request=reason_serializer,
             responses={202: ResourceSerializer},
             operation_id=f"resources_{action}",
             description=doc,
         )
         def post(self, request, resource_id):
-            resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+            resource = _live_resource(request, resource_id)
             kwargs = {"resource": resource, "user": request.user, "request": request}
-            if with_reason:
-                decision = DecisionSerializer(data=request.data)
+            if reason_serializer is not None:
+                decision = reason_serializer(data=request.data)
                 decision.is_valid(raise_exception=True)
                 kwargs["reason"] = decision.validated_data["reason"]
             resource = service(**kwargs)
@@ -189,9 +203,11 @@ resource_start = _action_view("start", "Start a stopped resource again.")
 resource_retry = _action_view("retry", "Run the action that failed again.")
 resource_cancel = _action_view("cancel", "End a running or queued job; its log and folder are kept.")
 resource_reapply = _action_view("reapply", "Apply the template again (Terraform), e.g. to undo drift.")
-resource_approve = _action_view("approve", "Keepers: approve a request that waits for approval.", with_reason=True)
+resource_approve = _action_view(
+    "approve", "Keepers: approve a request that waits for approval.", reason_serializer=DecisionSerializer
+)
 resource_reject = _action_view(
-    "reject", "Keepers: reject a request, with a reason the requester sees.", with_reason=True
+    "reject", "Keepers: reject a request, with a reason the requester sees.", reason_serializer=RejectionSerializer
 )
 
 
@@ -200,7 +216,7 @@ class ResourceCredentials(APIView):
 
     @extend_schema(responses=CredentialsSerializer)
     def get(self, request, resource_id):
-        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        resource = _live_resource(request, resource_id)
         secrets = services.resource_reveal_secrets(resource=resource, user=request.user, request=request)
         response = Response({"credentials": secrets})
         response["Cache-Control"] = "no-store"
@@ -213,7 +229,7 @@ class ResourceLogs(APIView):
     @extend_schema(responses=LogsSerializer, parameters=[LogsQuerySerializer])
     def get(self, request, resource_id):
         tail = query_params(LogsQuerySerializer, request)["tail"]
-        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        resource = _live_resource(request, resource_id)
         operation = selectors.operation_latest(resource)
         output = ""
         if resource.state not in (State.DELETED,):

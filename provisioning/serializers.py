@@ -118,6 +118,19 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
+class RejectionSerializer(serializers.Serializer):
+    reason = serializers.RegexField(
+        r"^[^\x00]*[^\s\x00][^\x00]*$",
+        max_length=500,
+        help_text="Why, in words the requester reads.",
+        error_messages={
+            "required": "Say why the request is rejected, so the scientist knows what to change.",
+            "blank": "Say why the request is rejected, so the scientist knows what to change.",
+            "invalid": "Say why the request is rejected, so the scientist knows what to change.",
+        },
+    )
+
+
 class CredentialsSerializer(serializers.Serializer):
     credentials = serializers.DictField(child=serializers.CharField())
 

@@ -156,10 +156,11 @@ def resource_request(
         errors["name"] = problem
     clean, parameter_errors = parameters_validate(template.parameters_schema, parameters)
     errors.update(parameter_errors)
-    if not errors:
-        errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
+    # What the machine or cluster can do now (GPUs, profiles): a valid request the platform cannot take, 409.
+    if capacity := driver.validate(clean, team=team, config=template.config):
+        raise PortalError(next(iter(capacity.values())), code="cannot_run_here", fields=capacity, status_code=409)
 
     needs_approval = template.needs_approval(clean)
     try:
@@ -170,11 +171,12 @@ def resource_request(
                     f"Your team already has a resource named '{name}'. Pick another name, or delete the old one first.",
                     code="duplicate_name",
                     fields={"name": f"'{name}' is taken in your team."},
+                    status_code=409,
                 )
             if excess := quota_excess(
                 team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED, template.config)
             ):
-                raise PortalError(excess, code="over_quota")
+                raise PortalError(excess, code="over_quota", status_code=409)
             inputs = _secret_inputs(template, clean)
             resource = Resource(
                 team=team,
@@ -215,6 +217,7 @@ def resource_request(
             f"Your team already has a resource named '{name}'. Pick another name.",
             code="duplicate_name",
             fields={"name": f"'{name}' is taken in your team."},
+            status_code=409,
         ) from None
     return resource
 

@@ -1,0 +1,28 @@
+"""The API's parsers (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]): DRF's own, then portal.input_guard.check_data.
+
+A module of its own, importing nothing of ours at load time: DRF resolves these classes while rest_framework.views
+is being imported, which portal.errors (and so portal.input_guard) imports.
+"""
+
+from rest_framework import parsers
+
+
+class _Guarded:
+    def parse(self, stream, media_type=None, parser_context=None):
+        from portal.input_guard import check_data
+
+        result = super().parse(stream, media_type, parser_context)
+        check_data(result.data if isinstance(result, parsers.DataAndFiles) else result)
+        return result
+
+
+class JSONParser(_Guarded, parsers.JSONParser):
+    pass
+
+
+class FormParser(_Guarded, parsers.FormParser):
+    pass
+
+
+class MultiPartParser(_Guarded, parsers.MultiPartParser):
+    pass
