@@ -17,6 +17,7 @@ import math
 import re
 
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -148,7 +149,10 @@ def request_problem(request) -> PortalError | None:
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            check_data(request.POST)
+            try:
+                check_data(request.POST)
+            except MultiPartParserError as exc:
+                raise UnusableInput("body", f"The form data cannot be read ({exc}).", code="invalid") from None
     except UnusableInput as error:
         return error
     return None
@@ -204,12 +208,23 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
 
 
 def refuse_unknown_fields() -> None:
-    """Every DRF serializer refuses fields it does not know (a typo is not silently dropped): the schema says
-    `additionalProperties: false` for what clients send (portal.schema_hooks), and this makes it true for every
-    endpoint, present and future. Installed once, from PortalConfig.ready."""
+    """Every DRF serializer refuses fields it does not know (a typo is not silently dropped), and a list of related
+    objects refuses an object in place of the list: the schema says `additionalProperties: false` and `type: array`
+    for what clients send (portal.schema_hooks); this makes it true for every endpoint, present and future.
+    Installed once, from PortalConfig.ready."""
+    from rest_framework.relations import ManyRelatedField
+
     original = serializers.Serializer.to_internal_value
     if getattr(original, "refuses_unknown_fields", False):
         return
+    many_original = ManyRelatedField.to_internal_value
+
+    def many_to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return many_original(self, data)
+
+    ManyRelatedField.to_internal_value = many_to_internal_value
 
     def to_internal_value(self, data):
         if hasattr(data, "keys") and not isinstance(self, serializers.ListSerializer):

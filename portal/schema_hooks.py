@@ -91,37 +91,24 @@ def _body_field(parameter: str, properties: set[str]) -> str | None:
     return None
 
 
-def _listed(result: dict, response: dict) -> tuple[str, set[str]]:
-    """For a list answer (paginated `results`, or a bare array): the pointer to its first item and its fields."""
-    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    ref = schema.get("$ref", "")
-    if ref.startswith("#/components/schemas/"):
-        schema = result.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
-    if schema.get("type") == "array":
-        return "/0", _body_properties(result, {"content": {"application/json": {"schema": schema["items"]}}})
-    results = schema.get("properties", {}).get("results", {})
-    if results.get("type") == "array":
-        return "/results/0", _body_properties(result, {"content": {"application/json": {"schema": results["items"]}}})
-    return "", set()
-
-
 def _add_links(result: dict) -> None:
-    """Links from what creates (POST) or lists (GET on a collection) objects to the operations that take their ids."""
+    """Links from what creates objects (POST) to the operations that take their ids.
+
+    (Not from lists: a link from an empty list has no id to give, which clients and fuzzers report as an error.)
+    """
     paths = result.get("paths", {})
     for source_path, source_item in paths.items():
-        for source_method in ("post", "get"):
-            operation = source_item.get(source_method)
-            if operation and (source_method == "post" or not _path_parameters(source_path)):
-                _link_operation(result, paths, source_path, operation, listed=source_method == "get")
+        if operation := source_item.get("post"):
+            _link_operation(result, paths, source_path, operation)
 
 
-def _link_operation(result: dict, paths: dict, source_path: str, operation: dict, *, listed: bool) -> None:
+def _link_operation(result: dict, paths: dict, source_path: str, operation: dict) -> None:
     collection = source_path.split("{", 1)[0]
     own = set(_path_parameters(source_path))
     for status, response in operation.get("responses", {}).items():
         if status not in ("200", "201"):
             continue
-        pointer, properties = _listed(result, response) if listed else ("", _body_properties(result, response))
+        properties = _body_properties(result, response)
         links = response.setdefault("links", {})
         for target_path, target_item in paths.items():
             wanted = _path_parameters(target_path)
@@ -132,7 +119,7 @@ def _link_operation(result: dict, paths: dict, source_path: str, operation: dict
                 if parameter in own:
                     values[parameter] = f"$request.path.{parameter}"
                 elif field := _body_field(parameter, properties):
-                    values[parameter], from_body = f"$response.body#{pointer}/{field}", True
+                    values[parameter], from_body = f"$response.body#/{field}", True
             if len(values) != len(wanted) or not (from_body or target_path == source_path):
                 continue
             for method in METHODS:
