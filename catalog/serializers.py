@@ -9,6 +9,13 @@ class LinkSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     type = serializers.ChoiceField(choices=["docs", "source", "dashboard", "support", "other"], default="other")
 
+    def validate(self, attrs):
+        # A PATCH makes nested fields optional too (DRF's partial reaches them); a link is whole or nothing.
+        missing = {name: "This field is required." for name in ("title", "url") if not attrs.get(name)}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return {"type": "other", **attrs}
+
 
 class TeamSlugOrNull(serializers.SlugRelatedField):
     """A team's slug, or null for none; an empty string is neither (DRF would quietly take it for null)."""

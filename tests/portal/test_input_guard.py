@@ -219,6 +219,18 @@ def test_only_a_lost_database_is_an_outage_and_no_alert_is_promised():
         assert response.status_code == 500, refused
 
 
+def test_a_partial_update_cannot_store_half_a_link(api, keeper):
+    """Found by the fuzz test: a PATCH stored a link without its address, and every read of the entry failed."""
+    from catalog.models import Entry
+
+    entry = Entry.objects.create(slug="tool", name="Tool")
+    client = api(keeper)
+    response = client.patch("/api/v1/catalog/tool/", {"links": [{"title": "Docs"}]}, format="json")
+    assert response.status_code == 400 and "url" in str(response.json()["fields"])
+    entry.refresh_from_db()
+    assert entry.links == [] and client.get("/api/v1/catalog/tool/").status_code == 200
+
+
 PAGE_TEXT = st.text(max_size=60) | st.sampled_from(["", "0", "-1", "9" * 25, "\x00", "a\x00b", "%", "' OR 1=1"])
 
 
