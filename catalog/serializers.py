@@ -3,10 +3,16 @@ from rest_framework import serializers
 from catalog.models import Entry, EntryKind, Lifecycle, Template
 from portal.models import Team
 
+# An http(s) address, as the schema states it (Django's URLValidator has rules a schema cannot say).
+LINK_URL_RE = (
+    r"^https?://(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,5}[A-Za-z]{2,63})"
+    r"(:[1-9][0-9]{0,3})?([/?#][^\s]*)?$"
+)
+
 
 class LinkSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    url = serializers.URLField(max_length=500)
+    url = serializers.RegexField(LINK_URL_RE, max_length=500, error_messages={"invalid": "Enter an http(s) address."})
     type = serializers.ChoiceField(choices=["docs", "source", "dashboard", "support", "other"], default="other")
 
     def validate(self, attrs):

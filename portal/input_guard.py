@@ -23,6 +23,7 @@ from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
 from portal.errors import PortalError
+from portal.parsers import JSONObject
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint; also what LIMIT and OFFSET take
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -207,6 +208,19 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         return parameters
 
 
+def _json_kind(field) -> list[tuple[tuple, str]]:
+    """The JSON type a field takes in a JSON body ([] for any): DRF would also take "1" for 1, 0 for false..."""
+    if isinstance(field, serializers.BooleanField):
+        return [((bool,), "true or false")]
+    if isinstance(field, serializers.IntegerField):
+        return [((int,), "a whole number")]
+    if isinstance(field, serializers.FloatField | serializers.DecimalField):
+        return [((int, float), "a number")]
+    if isinstance(field, serializers.CharField):
+        return [((str,), "text")]
+    return []
+
+
 def refuse_unknown_fields() -> None:
     """Every DRF serializer refuses fields it does not know (a typo is not silently dropped), and a list of related
     objects refuses an object in place of the list: the schema says `additionalProperties: false` and `type: array`
@@ -234,6 +248,16 @@ def refuse_unknown_fields() -> None:
                 raise serializers.ValidationError(
                     {key: f"Unknown field '{key}'; this takes: {known or 'nothing'}." for key in unknown}
                 )
+            if isinstance(data, JSONObject):
+                wrong = {
+                    name: f"Must be {words}."
+                    for name, field in self.fields.items()
+                    if name in data and data[name] is not None
+                    for kinds, words in _json_kind(field)
+                    if not isinstance(data[name], kinds) or (bool not in kinds and isinstance(data[name], bool))
+                }
+                if wrong:
+                    raise serializers.ValidationError(wrong)
         return original(self, data)
 
     to_internal_value.refuses_unknown_fields = True

@@ -16,8 +16,21 @@ class _Guarded:
         return result
 
 
+class JSONObject(dict):
+    """An object that came as JSON: its values have JSON's types, which serializers then hold to (input_guard)."""
+
+
+def _mark(value):
+    if isinstance(value, dict):
+        return JSONObject((key, _mark(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [_mark(item) for item in value]
+    return value
+
+
 class JSONParser(_Guarded, parsers.JSONParser):
-    pass
+    def parse(self, stream, media_type=None, parser_context=None):
+        return _mark(super().parse(stream, media_type, parser_context))
 
 
 class FormParser(_Guarded, parsers.FormParser):
