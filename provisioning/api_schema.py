@@ -16,6 +16,12 @@ COMPONENT = "ResourceCreateRequest"
 
 def _parameters_schema(template) -> dict:
     schema = copy.deepcopy(template.parameters_schema or {})
+    gpus_field = schema.get("properties", {}).get("gpus")
+    if template.driver == "local" and isinstance(gpus_field, dict):
+        from provisioning import gpus
+
+        # On this machine a local program gets at most the GPUs it has (the driver refuses more).
+        gpus_field["maximum"] = min(gpus_field.get("maximum", 1 << 31), len(gpus.inventory()))
     schema.setdefault("type", "object")
     schema.setdefault("properties", {})
     schema.setdefault("additionalProperties", False)

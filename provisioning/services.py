@@ -156,11 +156,10 @@ def resource_request(
         errors["name"] = problem
     clean, parameter_errors = parameters_validate(template.parameters_schema, parameters)
     errors.update(parameter_errors)
+    if not errors:
+        errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
-    # What the machine or cluster can do now (GPUs, profiles): a valid request the platform cannot take, 409.
-    if capacity := driver.validate(clean, team=team, config=template.config):
-        raise PortalError(next(iter(capacity.values())), code="cannot_run_here", fields=capacity, status_code=409)
 
     needs_approval = template.needs_approval(clean)
     try:

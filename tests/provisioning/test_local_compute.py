@@ -244,7 +244,7 @@ def test_a_machine_without_gpus_refuses_gpu_requests(templates, api, alice, sett
             {"template": "jupyter-notebook", "name": "n1", "parameters": {"gpus": 1}},
             format="json",
         )
-        assert response.status_code == 409
+        assert response.status_code == 400
         assert "no GPU" in response.json()["fields"]["gpus"]
     finally:
         gpus.inventory.cache_clear()
