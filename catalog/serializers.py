@@ -6,7 +6,7 @@ from portal.models import Team
 # An http(s) address, as the schema states it (Django's URLValidator has rules a schema cannot say).
 LINK_URL_RE = (
     r"^https?://(localhost|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,5}[A-Za-z]{2,63})"
-    r"(:[1-9][0-9]{0,3})?([/?#][^\s]*)?$"
+    r"(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$"
 )
 
 

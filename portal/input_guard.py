@@ -249,13 +249,17 @@ def refuse_unknown_fields() -> None:
                     {key: f"Unknown field '{key}'; this takes: {known or 'nothing'}." for key in unknown}
                 )
             if isinstance(data, JSONObject):
-                wrong = {
-                    name: f"Must be {words}."
-                    for name, field in self.fields.items()
-                    if name in data and data[name] is not None
-                    for kinds, words in _json_kind(field)
-                    if not isinstance(data[name], kinds) or (bool not in kinds and isinstance(data[name], bool))
-                }
+                wrong = {}
+                for name, field in self.fields.items():
+                    values = [data.get(name)]
+                    if isinstance(field, serializers.ListField) and isinstance(data.get(name), list):
+                        field, values = field.child, data[name]
+                    for value in values:
+                        for kinds, words in _json_kind(field):
+                            if value is not None and (
+                                not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
+                            ):
+                                wrong[name] = f"Must be {words}."
                 if wrong:
                     raise serializers.ValidationError(wrong)
         return original(self, data)

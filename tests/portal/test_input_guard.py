@@ -219,6 +219,24 @@ def test_only_a_lost_database_is_an_outage_and_no_alert_is_promised():
         assert response.status_code == 500, refused
 
 
+def test_api_bodies_hold_to_the_schema_unknown_fields_and_json_types(api, keeper):
+    from catalog.models import Entry
+
+    client = api(keeper)
+    for body, field in (
+        ({"name": "Tool", "colour": "red"}, "colour"),
+        ({"name": "Tool", "featured": 0}, "featured"),
+        ({"name": 5}, "name"),
+        ({"name": "Tool", "tags": [0]}, "tags"),
+        ({"name": "Tool", "related_templates": {}}, "related_templates"),
+        ({"name": "Tool", "links": [{"title": "x", "url": "javascript:alert(1)"}]}, "links"),
+    ):
+        response = client.post("/api/v1/catalog/", body, format="json")
+        assert response.status_code == 400 and field in response.json()["fields"], (body, response.content)
+    assert not Entry.objects.exists()
+    assert client.post("/api/v1/catalog/", {"name": "Tool", "featured": True}, format="json").status_code == 201
+
+
 def test_a_partial_update_cannot_store_half_a_link(api, keeper):
     """Found by the fuzz test: a PATCH stored a link without its address, and every read of the entry failed."""
     from catalog.models import Entry
