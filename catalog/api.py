@@ -1,9 +1,10 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 
 from catalog import selectors, services
-from catalog.serializers import EntryListSerializer, EntrySerializer
+from catalog.serializers import EntryFilterSerializer, EntryListSerializer, EntrySerializer
+from portal.input_guard import query_params
 from portal.permissions import is_keeper
 
 
@@ -23,12 +24,9 @@ class EntryList(generics.ListCreateAPIView):
         return EntrySerializer if self.request.method == "POST" else EntryListSerializer
 
     def get_queryset(self):
-        p = self.request.query_params
-        return selectors.entry_list(
-            kind=p.get("kind", ""), tag=p.get("tag", ""), lifecycle=p.get("lifecycle", ""), owner=p.get("owner", "")
-        )
+        return selectors.entry_list(**query_params(EntryFilterSerializer, self.request))
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("kind", "tag", "lifecycle", "owner")])
+    @extend_schema(parameters=[EntryFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

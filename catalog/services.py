@@ -39,6 +39,7 @@ def entry_save(*, user, entry: Entry | None = None, data: dict, request=None) ->
                     f"An entry with the address '{slug}' exists already; choose another name.",
                     code="duplicate_slug",
                     fields={"slug": "Taken."},
+                    status_code=409,
                 )
             entry = Entry(slug=slug)
         # Read what is stored: a form may already have changed this instance in memory.

@@ -1,10 +1,11 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from guides import selectors, services
-from guides.serializers import GuideListSerializer, GuideSerializer, StepSerializer
+from guides.serializers import GuideFilterSerializer, GuideListSerializer, GuideSerializer, StepSerializer
+from portal.input_guard import query_params
 
 
 class GuideList(generics.ListAPIView):
@@ -13,11 +14,9 @@ class GuideList(generics.ListAPIView):
     serializer_class = GuideListSerializer
 
     def get_queryset(self):
-        return selectors.guide_list(
-            kind=self.request.query_params.get("kind", ""), tag=self.request.query_params.get("tag", "")
-        )
+        return selectors.guide_list(**query_params(GuideFilterSerializer, self.request))
 
-    @extend_schema(parameters=[OpenApiParameter("kind", str), OpenApiParameter("tag", str)])
+    @extend_schema(parameters=[GuideFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

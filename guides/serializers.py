@@ -35,6 +35,13 @@ class GuideSerializer(GuideListSerializer):
         return self.context.get("steps_done", [])
 
 
+class GuideFilterSerializer(serializers.Serializer):
+    """The guide list's query parameters (validated and documented from here)."""
+
+    kind = serializers.ChoiceField(choices=Guide.Kind.choices, required=False, allow_blank=True)
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="Guides with this tag.")
+
+
 class StepSerializer(serializers.Serializer):
     step = serializers.CharField(max_length=100)
     done = serializers.BooleanField(default=True)

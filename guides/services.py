@@ -182,7 +182,9 @@ def progress_set(*, user, guide: Guide, step_id: str, done: bool) -> Progress:
     """Tick or untick one step for this reader."""
     if step_id not in guide.step_ids:
         raise PortalError(
-            "This guide has no such step; reload the page, the guide may have changed.", code="unknown_step"
+            "This guide has no such step; reload the page, the guide may have changed.",
+            code="unknown_step",
+            status_code=404,
         )
     with transaction.atomic():
         progress, _ = Progress.objects.select_for_update().get_or_create(user=user, guide=guide)

@@ -2,13 +2,14 @@
 
 from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, throttling
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.clientip import client_ip
 from portal.errors import PortalError
+from portal.input_guard import query_params
 from portal.permissions import is_keeper
 from portal.selectors import membership_list, team_list
 from portal.serializers import (
@@ -92,15 +93,26 @@ class SearchResultsSerializer(serializers.Serializer):
     results = SearchHitSerializer(many=True)
 
 
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.RegexField(
+        r"^[^\x00]*[^\s\x00][^\x00]*$",
+        max_length=200,
+        help_text="Words to look for (at least one character that is not a space).",
+        error_messages={
+            "required": "Say what to search for: ?q=words",
+            "blank": "Say what to search for: ?q=words",
+            "invalid": "Say what to search for: ?q=words",
+        },
+    )
+
+
 class SearchView(APIView):
     """Search guides, articles, catalog entries, templates and your resources (?q=)."""
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True)], responses=SearchResultsSerializer)
+    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResultsSerializer)
     def get(self, request):
         from portal.search import search
 
-        q = request.query_params.get("q", "").strip()[:200]
-        if not q:
-            raise PortalError("Say what to search for: ?q=words", code="invalid", fields={"q": "Required."})
+        q = query_params(SearchQuerySerializer, request)["q"]
         hits = search(user=request.user, text=q)
         return Response({"query": q, "results": SearchHitSerializer(hits, many=True).data})

@@ -119,10 +119,12 @@ def _wants_json(request) -> bool:
 def server_error(request):
     """500 handler: a database outage becomes a clear 503 that says the data is safe."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, (OperationalError, InterfaceError, DatabaseError)):
+    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
+        # Only a lost database is an outage; what it refused to store (DataError, IntegrityError...) is a bug or
+        # bad input, which portal.input_guard answers with a 400 before it gets here. No alert is sent from
+        # here, so the page promises none: /readyz is what monitoring watches.
         message = (
-            "The portal cannot reach its database right now. Nothing you saved is lost; "
-            "please try again in a minute. The Keepers have been alerted by the health checks."
+            "The portal cannot reach its database right now. Nothing you saved is lost; please try again in a minute."
         )
         if _wants_json(request):
             return JsonResponse({"error": "unavailable", "message": message}, status=503)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from portal.errors import PortalError
+from portal.errors import NotAllowed, PortalError
 from portal.models import Team
 from portal.permissions import teams_visible_to
 from provisioning import services
@@ -90,6 +90,8 @@ def request_team(user, *, slug: str | None = None, current: Team | None = None) 
     mine = list(Team.objects.filter(memberships__user=user)[:2])
     if len(mine) == 1:
         return mine[0]
+    if not mine:
+        raise NotAllowed("You are in no team yet, so you cannot ask for resources. Ask to join a team first.")
     raise PortalError(
         'Say which team this is for: add "team": "<slug>" (GET /api/v1/me/ lists yours).',
         code="team_required",

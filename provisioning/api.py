@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.errors import NotFound, PortalError
+from portal.input_guard import query_params
 from portal.permissions import teams_visible_to
 from provisioning import selectors, services
 from provisioning.actions import ACTIONS, action_run, request_team, resource_by_idempotency_key
@@ -17,10 +18,13 @@ from provisioning.policy import allowed_actions
 from provisioning.serializers import (
     CredentialsSerializer,
     DecisionSerializer,
+    LogsQuerySerializer,
     LogsSerializer,
     OperationSerializer,
+    RejectionSerializer,
     ResourceCreateSerializer,
     ResourceDetailSerializer,
+    ResourceFilterSerializer,
     ResourceSerializer,
     TemplateSerializer,
 )
@@ -44,13 +48,24 @@ class TemplateDetail(generics.RetrieveAPIView):
         return selectors.template_get(slug=self.kwargs["slug"])
 
 
+def _live_resource(request, resource_id):
+    """The resource at its API address; once its deletion is asked for, that address answers 404 (as REST has it).
+
+    The list still shows deleted resources with ?state=deleting or ?state=deleted.
+    """
+    resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+    if resource.state in (State.DELETING, State.DELETED):
+        raise NotFound("This resource has been deleted. GET /api/v1/resources/?state=deleted lists deleted ones.")
+    return resource
+
+
 class ResourceListCreate(generics.ListCreateAPIView):
     """Your teams' resources (filter with ?kind=, ?state=, ?team=); POST to request a new one."""
 
     serializer_class = ResourceSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = query_params(ResourceFilterSerializer, self.request)
         team = None
         if params.get("team"):
             team = teams_visible_to(self.request.user).filter(slug=params["team"]).first()
@@ -60,9 +75,7 @@ class ResourceListCreate(generics.ListCreateAPIView):
             user=self.request.user, team=team, kind=params.get("kind", ""), state=params.get("state", "")
         )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("kind", str), OpenApiParameter("state", str), OpenApiParameter("team", str)]
-    )
+    @extend_schema(parameters=[ResourceFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -104,7 +117,7 @@ class ResourceDetail(APIView):
     """One resource with its timeline, operations and the actions you may take; DELETE deletes it."""
 
     def _get(self, request, resource_id):
-        return selectors.resource_get(user=request.user, resource_id=resource_id)
+        return _live_resource(request, resource_id)
 
     @extend_schema(responses=ResourceDetailSerializer)
     def get(self, request, resource_id):
@@ -124,22 +137,24 @@ class ResourceDetail(APIView):
         return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _action_view(action: str):
+def _action_view(action: str, reason_serializer=None):
     entry = ACTIONS[action]
-    with_reason, doc = entry.with_reason, entry.doc
+    doc = entry.doc
+    if entry.with_reason and reason_serializer is None:
+        reason_serializer = DecisionSerializer
 
     class ActionView(APIView):
         @extend_schema(
-            request=DecisionSerializer if with_reason else None,
+            request=reason_serializer,
             responses={202: ResourceSerializer},
             operation_id=f"resources_{action}",
             description=doc,
         )
         def post(self, request, resource_id):
-            resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+            resource = _live_resource(request, resource_id)
             reason = ""
-            if with_reason:
-                decision = DecisionSerializer(data=request.data)
+            if reason_serializer is not None:
+                decision = reason_serializer(data=request.data)
                 decision.is_valid(raise_exception=True)
                 reason = decision.validated_data["reason"]
             resource = action_run(action=action, resource=resource, user=request.user, request=request, reason=reason)
@@ -157,7 +172,7 @@ resource_cancel = _action_view("cancel")
 resource_reapply = _action_view("reapply")
 resource_forget = _action_view("forget")
 resource_approve = _action_view("approve")
-resource_reject = _action_view("reject")
+resource_reject = _action_view("reject", reason_serializer=RejectionSerializer)
 
 
 class ResourceCredentials(APIView):
@@ -165,7 +180,7 @@ class ResourceCredentials(APIView):
 
     @extend_schema(request=None, responses=CredentialsSerializer)
     def post(self, request, resource_id):  # POST: a reveal is recorded, and no GET changes anything
-        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        resource = _live_resource(request, resource_id)
         secrets = services.resource_reveal_secrets(resource=resource, user=request.user, request=request)
         response = Response({"credentials": secrets})
         response["Cache-Control"] = "no-store"
@@ -175,14 +190,11 @@ class ResourceCredentials(APIView):
 class ResourceLogs(APIView):
     """The log of the latest operation and, for programs, what they printed (?tail=N lines, default 200)."""
 
-    @extend_schema(responses=LogsSerializer, parameters=[OpenApiParameter("tail", int)])
+    @extend_schema(responses=LogsSerializer, parameters=[LogsQuerySerializer])
     def get(self, request, resource_id):
-        resource = selectors.resource_get(user=request.user, resource_id=resource_id)
+        tail = query_params(LogsQuerySerializer, request)["tail"]
+        resource = _live_resource(request, resource_id)
         operation = selectors.operation_latest(resource)
-        try:
-            tail = max(1, min(5000, int(request.query_params.get("tail", 200))))
-        except ValueError:
-            raise PortalError("tail must be a whole number of lines.", code="invalid") from None
         output = ""
         if resource.state not in (State.DELETED,):
             try:

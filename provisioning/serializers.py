@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from catalog.models import Template
-from provisioning.models import Event, Operation, Resource
+from catalog.models import ResourceKind, Template
+from provisioning.models import Event, Operation, Resource, State
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -98,8 +98,37 @@ class ResourceCreateSerializer(serializers.Serializer):
     parameters = serializers.JSONField(required=False, default=dict, help_text="Values for the template's schema.")
 
 
+class ResourceFilterSerializer(serializers.Serializer):
+    """The resource list's query parameters (validated and documented from here)."""
+
+    kind = serializers.ChoiceField(choices=ResourceKind.choices, required=False, allow_blank=True)
+    state = serializers.ChoiceField(choices=State.choices, required=False, allow_blank=True)
+    team = serializers.CharField(
+        required=False, allow_blank=True, max_length=40, help_text="Team slug; a team you are not in lists nothing."
+    )
+
+
+class LogsQuerySerializer(serializers.Serializer):
+    tail = serializers.IntegerField(
+        required=False, default=200, min_value=1, max_value=5000, help_text="How many lines of output."
+    )
+
+
 class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class RejectionSerializer(serializers.Serializer):
+    reason = serializers.RegexField(
+        r"^[^\x00]*[^\s\x00][^\x00]*$",
+        max_length=500,
+        help_text="Why, in words the requester reads.",
+        error_messages={
+            "required": "Say why the request is rejected, so the scientist knows what to change.",
+            "blank": "Say why the request is rejected, so the scientist knows what to change.",
+            "invalid": "Say why the request is rejected, so the scientist knows what to change.",
+        },
+    )
 
 
 class CredentialsSerializer(serializers.Serializer):

@@ -78,11 +78,12 @@ def resource_request(
                     f"Your team already has a resource named '{name}'. Pick another name, or delete the old one first.",
                     code="duplicate_name",
                     fields={"name": f"'{name}' is taken in your team."},
+                    status_code=409,
                 )
             if excess := quota_excess(
                 team, resource_usage(template.driver, template.resource_kind, clean, State.REQUESTED, template.config)
             ):
-                raise PortalError(excess, code="over_quota")
+                raise PortalError(excess, code="over_quota", status_code=409)
             inputs = _secret_inputs(template, clean)
             resource = Resource(
                 team=team,
@@ -123,6 +124,7 @@ def resource_request(
             f"Your team already has a resource named '{name}'. Pick another name.",
             code="duplicate_name",
             fields={"name": f"'{name}' is taken in your team."},
+            status_code=409,
         ) from None
     return resource
 

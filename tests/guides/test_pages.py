@@ -53,7 +53,7 @@ def test_unknown_step_is_explained(content, signed_in, api, alice):
     page = client.post("/guides/getting-started/steps/no-such-step/", {"done": "1"}, follow=True)
     assert "no such step" in page.content.decode()
     response = api(alice).post("/api/v1/guides/getting-started/progress/", {"step": "nope"}, format="json")
-    assert response.status_code == 400 and response.json()["error"] == "unknown_step"
+    assert response.status_code == 404 and response.json()["error"] == "unknown_step"
 
 
 def test_progress_over_the_api(content, api, alice):

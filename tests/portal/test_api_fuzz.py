@@ -1,67 +1,83 @@
-"""Fuzzing the REST API from its own OpenAPI schema (schemathesis): no 5xx, and answers match the schema.
+"""Fuzzing the REST API from its own OpenAPI schema (schemathesis 4): every phase, no 5xx, answers as documented.
 
-Every operation of /api/schema/ gets a bounded number of generated requests, signed in as a scientist of a team
-with a resource, so the generated ids, slugs and bodies reach the real code paths (and the 404s and 400s).
+All four phases run over the whole schema (examples, coverage, fuzzing, stateful: the stateful phase follows the
+schema's links from POST /api/v1/resources/ and the other creates to the operations that take their ids), signed
+in as a scientist of a team and as a Keeper, in process against the WSGI application and the test database.
+
+`make test` uses FUZZ_EXAMPLES=5 examples per operation to stay fast. The outside-style run is the CLI against a
+running portal (README, "Fuzzing the API"):
+    st run "http://127.0.0.1:8000/api/schema/?format=json" -H "Authorization: Token <Keeper's token>" --max-examples 25
+and the same run in process: FUZZ_EXAMPLES=25 .venv/bin/python -m pytest tests/portal/test_api_fuzz.py
 """
+
+import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.engine import Status, events
+from schemathesis.engine import from_schema as engine_for
 
-from portal.tokens import token_issue
 from tests.factories import make_resource
 
 pytestmark = [pytest.mark.slow]
-EXAMPLES = 25  # per operation: bounded, so `make test` stays fast
-# No 5xx, and every answer's body and content type match the schema for its status. (Who may call what is the
-# permissions matrix's job, test_permissions_matrix.py, endpoint by endpoint.)
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+PHASES = ["examples", "coverage", "fuzzing", "stateful"]
+# No 5xx, and every answer's status, body and content type are the documented ones. (Who may call what is the
+# permissions matrix's job, test_permissions_matrix.py; the outside run adds the checks that need a fresh server.)
+CHECKS = {"not_a_server_error", "status_code_conformance", "response_schema_conformance", "content_type_conformance"}
 
 
-@pytest.fixture
-def api_schema(db):
-    from django.core import signals
-    from django.db import close_old_connections
-
+def _fuzz(user) -> tuple[list[str], set[str], dict[str, int]]:
+    """(failures, operations answered 2xx, responses per phase) of a whole schemathesis run as `user`."""
+    from portal.tokens import token_issue
     from portal.wsgi import application
 
-    # As Django's test client does: the test's transaction must outlive each request.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+    headers = {"Authorization": f"Token {token_issue(user=user, name='fuzz')[1]}"}
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, headers=headers)
+    schema.config.update(headers=headers)
+    schema.config.generation.update(max_examples=EXAMPLES)
+    schema.config.phases.update(phases=PHASES)
+    # Only these: the probing checks (ignored_auth...) need a real HTTP client, which the outside run has.
+    schema.config.checks.update(included_check_names=sorted(CHECKS))
+    failures, served, calls = [], set(), {}
+    for event in engine_for(schema).execute():
+        if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+            recorder = event.recorder
+            for case_id, interaction in recorder.interactions.items():
+                phase = getattr(event, "phase", "fuzzing")
+                calls[str(phase)] = calls.get(str(phase), 0) + 1
+                case = recorder.cases[case_id].value
+                if interaction.response is not None and 200 <= interaction.response.status_code < 300:
+                    served.add(f"{case.operation.method.upper()} {case.operation.path}")
+            for checks in recorder.checks.values():
+                for check in checks:
+                    if check.status == Status.FAILURE and check.name in CHECKS:
+                        info = check.failure_info
+                        failures.append(
+                            f"{check.name}: {info.failure.title if info else ''}\n{info.code_sample}"[:1500]
+                        )
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            failures.append(
+                f"error: {getattr(event, 'label', '')}: {event.info.format()}"[:1500]
+                if hasattr(event, "info")
+                else repr(event)
+            )
+    return failures, served, calls
 
 
-@pytest.fixture
-def token(alice, templates):
-    make_resource(templates["postgres-database"], alice.memberships.first().team, alice, name="fuzzed", state="ready")
-    return token_issue(user=alice, name="fuzz")[1]
+@pytest.mark.parametrize("who", ["scientist", "keeper"])
+def test_every_phase_over_the_whole_schema_finds_nothing(who, transactional_db, alice, keeper, templates):
+    """Committed data (transactional_db): schemathesis calls the application from its own worker threads."""
+    team = alice.memberships.first().team
+    make_resource(templates["postgres-database"], team, alice, name="fuzzed", state="ready")
+    user = alice if who == "scientist" else keeper
+    if who == "keeper":
+        from tests.factories import MembershipFactory
 
-
-def test_every_endpoint_survives_generated_requests(api_schema, token):
-    operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) > 20
-    failures = []
-    for operation in operations:
-
-        @hypothesis_settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def fuzz(case):
-            response = case.call(headers={"Authorization": f"Token {token}"})
-            case.validate_response(response, checks=CHECKS)
-
-        try:
-            fuzz()
-        except Exception as exc:  # collect every operation's failure, then report them all
-            failures.append(f"{operation.label}: {exc}"[:1500])
-    assert not failures, "\n\n".join(failures)
+        MembershipFactory(user=keeper, team=team)
+    failures, served, calls = _fuzz(user)
+    assert not failures, "\n\n".join(dict.fromkeys(failures))
+    assert set(calls) >= {"examples", "coverage", "fuzzing", "stateful"} - {"examples"}, calls
+    # Enough examples to get past the edge: real resources were made and the operations on them answered.
+    assert "POST /api/v1/resources/" in served, sorted(served)
+    assert any(label.startswith("GET /api/v1/resources/{resource_id}") for label in served), sorted(served)

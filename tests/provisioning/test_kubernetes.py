@@ -250,7 +250,7 @@ def test_bad_input_for_the_cluster_is_a_clear_400(kube_settings, templates, api,
         {"template": "jupyter-notebook-k8s", "name": "bad-nb", "parameters": {"profile": "gpu-4"}},
         format="json",
     )
-    assert response.status_code == 400 and "quota" in response.json()["message"]
+    assert response.status_code == 409 and "quota" in response.json()["message"]
 
 
 def test_readyz_reports_the_cluster(kube_settings, client, keeper):

@@ -152,9 +152,9 @@ def test_over_quota_and_duplicate_over_the_api(templates, api, alice, team_a, db
         == 201
     )
     duplicate = client.post("/api/v1/resources/", {"template": "postgres-database", "name": "db1"}, format="json")
-    assert duplicate.status_code == 400 and duplicate.json()["error"] == "duplicate_name"
+    assert duplicate.status_code == 409 and duplicate.json()["error"] == "duplicate_name"
     over = client.post("/api/v1/resources/", {"template": "postgres-database", "name": "db2"}, format="json")
-    assert over.status_code == 400 and over.json()["error"] == "over_quota"
+    assert over.status_code == 409 and over.json()["error"] == "over_quota"
     assert "may use 1 databases" in over.json()["message"]
     assert Resource.objects.count() == 1
 

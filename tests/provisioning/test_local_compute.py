@@ -240,7 +240,7 @@ def test_gpus_over_quota_is_refused(templates, api, alice, team_a, db):
     response = api(alice).post(
         "/api/v1/resources/", {"template": "training-job", "name": "j1", "parameters": {"gpus": 2}}, format="json"
     )
-    assert response.status_code == 400 and "may use 1 GPUs" in response.json()["message"]
+    assert response.status_code == 409 and "may use 1 GPUs" in response.json()["message"]
 
 
 def test_a_machine_without_gpus_refuses_gpu_requests(templates, api, alice, settings, db):

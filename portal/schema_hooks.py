@@ -1,0 +1,170 @@
+"""OpenAPI postprocessing (drf-spectacular): the schema says what the server enforces, for every endpoint at once.
+
+- every free-text string a client sends says it cannot hold a NUL character, and every object a client sends names
+  its properties and takes no others (the edge refuses NUL anywhere: portal.input_guard); request bodies are
+  documented as JSON (the API also parses forms, for the browsable API and tests);
+- a slug that must name an existing object (SlugRelatedField) lists the slugs that exist;
+- every operation documents its error answers ({"error", "message", "fields"}) for 400, 401, 403, 404 and others;
+- operations that create or return an object link to the operations that take its id (OpenAPI links), so client
+  generators and stateful fuzzers reach them with real ids.
+
+Generic by design: endpoints added later get the same treatment without code of their own.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+
+NO_NUL_PATTERN = "^[^\\x00]*$"
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error: a code, a message in plain words, and per-field messages for invalid input.",
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["error", "message"],
+}
+ERROR_STATUSES = {
+    "400": "The request cannot be used; the message says why, and nothing was changed.",
+    "401": "Not signed in: send 'Authorization: Token <token>'.",
+    "403": "Signed in, but not allowed to do this.",
+    "404": "No such object (or not one you may see).",
+    "default": "Any other error (405, 406, 409, 415, 429...), in the same shape.",
+}
+METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _client_sent(node) -> None:
+    """What a client sends: strings without NUL, objects without undeclared (or NUL-named) properties."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
+            node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "object":
+            if node.get("properties"):
+                node.setdefault("additionalProperties", False)
+            else:
+                node.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
+        for key, value in node.items():
+            if key != "enum":
+                _client_sent(value)
+    elif isinstance(node, list):
+        for value in node:
+            _client_sent(value)
+
+
+def _request_parts(result: dict):
+    """Parameters and request bodies of every operation, and the request components (COMPONENT_SPLIT_REQUEST)."""
+    for item in result.get("paths", {}).values():
+        for method in METHODS:
+            operation = item.get(method)
+            if not operation:
+                continue
+            yield operation.get("parameters", [])
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                for media_type in [m for m in body if m != "application/json"]:
+                    del body[media_type]
+            yield body
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            yield schema
+
+
+def _body_properties(result: dict, response: dict) -> set[str]:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = result.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+    return set(schema.get("properties", {}))
+
+
+def _path_parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def _body_field(parameter: str, properties: set[str]) -> str | None:
+    for candidate in (parameter, "id" if parameter == "id" or parameter.endswith("_id") else None):
+        if candidate and candidate in properties:
+            return candidate
+    return None
+
+
+def _add_links(result: dict) -> None:
+    """Links from what creates objects (POST) to the operations that take their ids.
+
+    (Not from lists: a link from an empty list has no id to give, which clients and fuzzers report as an error.)
+    """
+    paths = result.get("paths", {})
+    for source_path, source_item in paths.items():
+        if operation := source_item.get("post"):
+            _link_operation(result, paths, source_path, operation)
+
+
+def _link_operation(result: dict, paths: dict, source_path: str, operation: dict) -> None:
+    collection = source_path.split("{", 1)[0]
+    own = set(_path_parameters(source_path))
+    for status, response in operation.get("responses", {}).items():
+        if status not in ("200", "201"):
+            continue
+        properties = _body_properties(result, response)
+        links = response.setdefault("links", {})
+        for target_path, target_item in paths.items():
+            wanted = _path_parameters(target_path)
+            if not wanted or not target_path.startswith(collection):
+                continue
+            values, from_body = {}, False
+            for parameter in wanted:
+                if parameter in own:
+                    values[parameter] = f"$request.path.{parameter}"
+                elif field := _body_field(parameter, properties):
+                    values[parameter], from_body = f"$response.body#/{field}", True
+            if len(values) != len(wanted) or not (from_body or target_path == source_path):
+                continue
+            for method in METHODS:
+                target = target_item.get(method)
+                if target and target.get("operationId"):
+                    links[target["operationId"]] = {"operationId": target["operationId"], "parameters": values}
+        if not links:
+            del response["links"]
+
+
+def postprocess(result, generator, request, public):
+    """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    for item in result.get("paths", {}).values():
+        for method in METHODS:
+            operation = item.get(method)
+            if not operation:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    _add_links(result)
+    for part in _request_parts(result):
+        _client_sent(part)
+    return result
+
+
+class SlugRelatedFieldExtension(OpenApiSerializerFieldExtension):
+    """A slug that must name an existing object: the schema lists the slugs that exist (up to 500)."""
+
+    target_class = "rest_framework.relations.SlugRelatedField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = {"type": "string"}
+        field = self.target
+        if direction == "request" and not field.read_only and field.queryset is not None:
+            slugs = list(field.get_queryset().order_by(field.slug_field).values_list(field.slug_field, flat=True)[:501])
+            if 0 < len(slugs) <= 500:
+                schema["enum"] = slugs
+        return schema
