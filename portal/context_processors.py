@@ -10,8 +10,11 @@ NAV = [
     ("Guides", "guides:list"),
     ("Articles", "articles"),
     ("Resources", "provisioning:list"),
+    ("Radar", "radar:radar"),
+    ("Teams", "teams:list"),
+    ("Ask the Keepers", "keeper_requests:ask"),
 ]
-KEEPER_NAV = [("Keepers", "keepers")]
+KEEPER_NAV = [("Keepers", "keepers"), ("Requests", "keeper-inbox")]
 
 
 def _links(request, items):

@@ -74,3 +74,9 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_repr}"
+
+
+# Models kept in their own modules (teams, notifications, requests to the Keepers), registered with this app.
+from portal.keeper_requests.models import Feedback, KeeperReply, KeeperRequest  # noqa: E402, F401
+from portal.notifications.models import Notification, NotificationPreference, TeamWebhook  # noqa: E402, F401
+from portal.teams.models import Invitation, JoinRequest, QuotaRequest  # noqa: E402, F401

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
-from portal import api, health, views
+from portal import api, health, issue14_urls, views
 from provisioning import api as provisioning_api
 from provisioning import views as provisioning_views
 
@@ -37,6 +37,7 @@ api_v1 = [
         name="api-resource-credentials",
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
+    path("", include(issue14_urls.api)),
 ]
 
 urlpatterns = [
@@ -49,6 +50,7 @@ urlpatterns = [
     path("search/", views.search_page, name="search"),
     path("keepers/", views.keepers, name="keepers"),
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
+    path("", include(issue14_urls.pages)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),
