@@ -208,7 +208,7 @@ class JoinRequestList(APIView):
 
     @extend_schema(responses=JoinRequestSerializer(many=True))
     def get(self, request):
-        rows = selectors.join_requests_for(user=request.user).order_by("-created_at")
+        rows = selectors.join_requests_for(user=request.user).order_by("-created_at")[:200]
         return Response(JoinRequestSerializer(rows, many=True).data)
 
     @extend_schema(request=JoinRequestCreateSerializer, responses={201: JoinRequestSerializer})

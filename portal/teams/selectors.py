@@ -42,12 +42,12 @@ def team_page(*, team: Team) -> dict:
 
 
 def join_requests_for(*, user):
-    """Pending requests the user may answer (their teams as admin; everything for Keepers), and their own."""
+    """Requests the user may answer (their teams as admin; every one for Keepers), and their own."""
     rows = JoinRequest.objects.select_related("user", "team")
     if is_keeper(user):
-        return rows.filter(status=Decision.PENDING)
+        return rows
     admin_of = Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values("team_id")
-    return rows.filter(status=Decision.PENDING, team_id__in=admin_of) | rows.filter(user=user)
+    return rows.filter(team_id__in=admin_of) | rows.filter(user=user)
 
 
 def my_join_requests(*, user):
