@@ -30,7 +30,7 @@ def deliver(notification_id: int, *, retry=None) -> str:
 
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=True)
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "team")
             .filter(pk=notification_id)
             .first()

@@ -17,13 +17,13 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLResolver
 
 from catalog.models import Entry
-from guides.models import Guide, Progress
-from provisioning.models import Resource, State
 from catalog.radar_models import ProposalComment, Score, Vote
+from guides.models import Guide, Progress
 from portal.keeper_requests.models import Feedback, KeeperRequest
 from portal.models import Membership, Team
 from portal.notifications.models import Notification, TeamWebhook
 from portal.teams.models import Invitation, JoinRequest, QuotaRequest
+from provisioning.models import Resource, State
 from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
 from tests.portal.issue14_world import issue14_url_values, issue14_world
 

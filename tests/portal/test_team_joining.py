@@ -33,7 +33,7 @@ def test_new_account_joins_demo_from_the_admins_notification_and_can_request_a_n
 
     # The team admin is told; the notification leads to the team page, where one click accepts.
     note = Notification.objects.get(user=admin, kind="join_request")
-    assert "newcomer asks to join Demo team" == note.title
+    assert note.title == "newcomer asks to join Demo team"
     assert Notification.objects.filter(user=keeper, kind="join_request").exists()
     client.force_login(admin)
     assert client.get(f"/notifications/{note.pk}/")["Location"] == "/teams/demo/"
