@@ -98,7 +98,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="technology.name", read_only=True)
     quadrant = serializers.CharField(source="technology.quadrant", read_only=True)
     ring = serializers.CharField(source="technology.ring", read_only=True)
-    tried_by = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tried_by = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Proposal

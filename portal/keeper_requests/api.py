@@ -23,7 +23,7 @@ class ReplySerializer(serializers.ModelSerializer):
 class RequestSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     author = serializers.CharField(source="author.username", read_only=True)
-    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = KeeperRequest

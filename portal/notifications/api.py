@@ -11,7 +11,7 @@ from portal.notifications.models import Kind, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     read = serializers.SerializerMethodField()
 
     class Meta:

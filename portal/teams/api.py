@@ -78,7 +78,7 @@ class InvitationCreatedSerializer(InvitationSerializer):
 
 
 class JoinRequestSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
