@@ -10,7 +10,7 @@ from catalog.radar_models import RING_COLORS, RING_ORDER, Quadrant, Ring
 
 SIZE = 640
 CENTER = SIZE / 2
-RING_RADII = [90, 170, 240, 300]  # outer radius of adopt, trial, assess, hold
+RING_RADII = [130, 200, 255, 300]  # outer radius of adopt, trial, assess, hold
 # Each quadrant's angles, in degrees, counter-clockwise from the positive x axis (SVG's y points down).
 QUADRANT_ANGLES = {
     Quadrant.TECHNIQUES: (90, 180),  # top left
@@ -25,25 +25,27 @@ def _unit(slug: str, salt: str) -> float:
     return int(hashlib.sha256(f"{salt}:{slug}".encode()).hexdigest()[:8], 16) / 0x100000000
 
 
-def blip_position(slug: str, quadrant: str, ring: str) -> tuple[float, float]:
-    """Where a technology's blip goes: inside its quadrant's angle and its ring's band, with a margin."""
+MIN_GAP = 21  # blips (radius 9) closer than this overlap
+
+
+def blip_position(slug: str, quadrant: str, ring: str, taken=(), tries: int = 60) -> tuple[float, float]:
+    """Where a technology's blip goes: inside its quadrant's angle and its ring's band, with a margin, away from the
+    blips already `taken` when there is room (the same inputs always give the same place)."""
     index = RING_ORDER.index(ring)
     inner = RING_RADII[index - 1] if index else 0
     outer = RING_RADII[index]
-    radius = inner + 14 + _unit(slug, "r") * max(1, outer - inner - 28)
     start, end = QUADRANT_ANGLES[quadrant]
-    angle = math.radians(start + 8 + _unit(slug, "a") * (end - start - 16))
-    return round(CENTER + radius * math.cos(angle), 1), round(CENTER - radius * math.sin(angle), 1)
-
-
-def where(x: float, y: float) -> tuple[str, str]:
-    """The quadrant and ring a point lies in (what a reader of the picture sees); used by the tests too."""
-    dx, dy = x - CENTER, CENTER - y
-    radius = math.hypot(dx, dy)
-    angle = math.degrees(math.atan2(dy, dx)) % 360
-    quadrant = next(q for q, (start, end) in QUADRANT_ANGLES.items() if start <= angle < end)
-    ring = next((r for r, outer in zip(RING_ORDER, RING_RADII, strict=True) if radius <= outer), None)
-    return quadrant, ring
+    best, best_gap = None, -1.0
+    for attempt in range(tries):
+        radius = inner + 14 + _unit(slug, f"r{attempt}") * max(1, outer - inner - 28)
+        angle = math.radians(start + 8 + _unit(slug, f"a{attempt}") * (end - start - 16))
+        point = (round(CENTER + radius * math.cos(angle), 1), round(CENTER - radius * math.sin(angle), 1))
+        gap = min((math.dist(point, other) for other in taken), default=math.inf)
+        if gap >= MIN_GAP:
+            return point
+        if gap > best_gap:
+            best, best_gap = point, gap
+    return best
 
 
 def radar_svg(technologies, *, url_for) -> str:
@@ -75,10 +77,12 @@ def radar_svg(technologies, *, url_for) -> str:
             f'<text class="quadrant-label" data-quadrant="{quadrant}" x="{x}" y="{y}" text-anchor="{anchor}" '
             f'font-size="14" font-weight="700" fill="#1c2430">{escape(Quadrant(quadrant).label)}</text>'
         )
+    taken = []
     for number, tech in enumerate(technologies, start=1):
         if not tech.ring:
             continue
-        x, y = blip_position(tech.slug, tech.quadrant, tech.ring)
+        x, y = blip_position(tech.slug, tech.quadrant, tech.ring, taken)
+        taken.append((x, y))
         parts.append(
             f'<a class="blip" href={quoteattr(url_for(tech))} data-slug={quoteattr(tech.slug)} '
             f'data-quadrant="{tech.quadrant}" data-ring="{tech.ring}">'

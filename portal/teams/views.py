@@ -27,11 +27,15 @@ def team_list(request):
             "teams": selectors.team_directory(),
             "mine": mine,
             "my_requests": selectors.my_join_requests(user=request.user),
-            "to_answer": [
-                r
-                for r in selectors.join_requests_for(user=request.user)
-                if r.status == Decision.PENDING and r.user_id != request.user.pk
-            ],
+            "to_answer": selectors.join_requests_for(user=request.user)
+            .filter(status=Decision.PENDING)
+            .exclude(user=request.user)
+            .order_by("created_at")[:50],
+            "quota_pending": (
+                QuotaRequest.objects.filter(status=Decision.PENDING).select_related("team").order_by("created_at")[:50]
+                if is_keeper(request.user)
+                else []
+            ),
         },
     )
 

@@ -136,7 +136,7 @@ def test_bell_shows_the_unread_count_with_one_query_whatever_the_count(db, clien
     assert len(seven) == len(none_yet)
     assert sum("COUNT(" in q["sql"] and "portal_notification" in q["sql"] for q in seven.captured_queries) == 1
     inbox = client.get("/notifications/").content.decode()
-    assert inbox.count('class="notice unread"') == 7
+    assert inbox.count('class="note-row unread"') == 7
     client.post("/notifications/read/")
     assert Notification.objects.filter(user=alice, read_at__isnull=True).count() == 0
     assert api_read_count(alice) == 0
