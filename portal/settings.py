@@ -338,6 +338,16 @@ QUOTA_WARNING_PERCENT = env.int("QUOTA_WARNING_PERCENT", default=80)
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 # Keepers' votes needed before a technology proposal is decided.
 RADAR_QUORUM = env.int("RADAR_QUORUM", default=2)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "NotificationKindEnum": "portal.notifications.models.Kind",
+    "DeliveryStateEnum": "portal.notifications.models.DeliveryState",
+    "RequestKindEnum": "portal.keeper_requests.models.RequestKind",
+    "RequestStatusEnum": "portal.keeper_requests.models.RequestStatus",
+    "DecisionStatusEnum": "portal.teams.models.Decision",
+    "ProposalStatusEnum": "catalog.radar_models.Proposal.Status",
+    "RingEnum": "catalog.radar_models.Ring",
+}
 
 ENV_VARS = frozenset(RecordingEnv.names)
 

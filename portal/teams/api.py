@@ -92,7 +92,7 @@ class JoinRequestCreateSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True)
 
 
-class DecisionSerializer(serializers.Serializer):
+class JoinDecisionSerializer(serializers.Serializer):
     accept = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -235,12 +235,12 @@ class JoinRequestList(APIView):
 
 
 class JoinRequestDecide(APIView):
-    @extend_schema(request=DecisionSerializer, responses=JoinRequestSerializer)
+    @extend_schema(request=JoinDecisionSerializer, responses=JoinRequestSerializer)
     def post(self, request, pk):
         found = selectors.join_requests_for(user=request.user).filter(pk=pk).first()
         if found is None:
             raise NotFound("There is no such request among those you may answer.")
-        data = DecisionSerializer(data=request.data)
+        data = JoinDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decided = services.join_request_decide(join_request=found, by=request.user, **data.validated_data)
         return Response(JoinRequestSerializer(decided).data)
@@ -262,12 +262,12 @@ class QuotaRequestList(APIView):
 
 
 class QuotaRequestDecide(APIView):
-    @extend_schema(request=DecisionSerializer, responses=QuotaRequestSerializer)
+    @extend_schema(request=JoinDecisionSerializer, responses=QuotaRequestSerializer)
     def post(self, request, pk):
         found = selectors.quota_requests_for(user=request.user).filter(pk=pk).first()
         if found is None:
             raise NotFound("There is no such quota request in your teams.")
-        data = DecisionSerializer(data=request.data)
+        data = JoinDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         decided = services.quota_request_decide(
             quota_request=found,

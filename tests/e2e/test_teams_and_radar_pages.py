@@ -51,6 +51,8 @@ def test_join_accept_and_notifications_in_a_browser(page, phone, world):
     sign_in(phone, "dana")
     phone.goto("/teams/demo/")
     shot(phone, "14-team-page-phone")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 392, f"the team page is {width} px wide on a 390 px phone"
     phone.goto("/notifications/")
     shot(phone, "14-notifications-phone")
     width = phone.evaluate("document.documentElement.scrollWidth")
