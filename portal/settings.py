@@ -350,4 +350,3 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 }
 
 ENV_VARS = frozenset(RecordingEnv.names)
-
