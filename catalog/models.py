@@ -159,3 +159,7 @@ class Entry(TimeStamped):
     @property
     def owner_display(self) -> str:
         return self.owner_team.name if self.owner_team_id else (self.owner_label or "the Keepers")
+
+
+# The tech radar lives in its own module, registered with this app.
+from catalog.radar_models import Proposal, ProposalComment, RingMove, Score, Technology, Vote  # noqa: E402, F401

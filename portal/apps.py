@@ -11,3 +11,6 @@ class PortalConfig(AppConfig):
         from portal.input_guard import refuse_unknown_fields
 
         refuse_unknown_fields()
+        from portal.notifications import listeners
+
+        listeners.connect()

@@ -11,8 +11,11 @@ NAV = [
     ("Articles", "articles"),
     ("Resources", "provisioning:list"),
     ("Usage", "usage:team"),
+    ("Radar", "radar:radar"),
+    ("Teams", "teams:list"),
+    ("Ask the Keepers", "keeper_requests:ask"),
 ]
-KEEPER_NAV = [("Keepers", "keepers")]
+KEEPER_NAV = [("Keepers", "keepers"), ("Requests", "keeper-inbox")]
 
 
 def _links(request, items):

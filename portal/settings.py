@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal",
+                "portal.notifications.context.unread",
             ],
         },
     }
@@ -443,5 +444,34 @@ LOGGING = {
 
 # With JSON logs, Celery's workers and beat keep Django's LOGGING instead of putting their own format on the root.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+# Notifications and e-mail (issue 14). With EMAIL_HOST set, mail goes out through that SMTP server; without it,
+# e-mails are printed by the worker (console backend) unless EMAIL_BACKEND says otherwise.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+if EMAIL_HOST and not env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# How often beat looks for guides due for review (their owners are told once per review period).
+GUIDE_REVIEW_REMIND_INTERVAL_SECONDS = env.int("GUIDE_REVIEW_REMIND_INTERVAL_SECONDS", default=6 * 3600)
+# A team is told when its use of a quota reaches this share of the limit.
+QUOTA_WARNING_PERCENT = env.int("QUOTA_WARNING_PERCENT", default=80)
+# An invitation link works for this many days.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+# Keepers' votes needed before a technology proposal is decided.
+RADAR_QUORUM = env.int("RADAR_QUORUM", default=2)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "NotificationKindEnum": "portal.notifications.models.Kind",
+    "DeliveryStateEnum": "portal.notifications.models.DeliveryState",
+    "RequestKindEnum": "portal.keeper_requests.models.RequestKind",
+    "RequestStatusEnum": "portal.keeper_requests.models.RequestStatus",
+    "DecisionStatusEnum": "portal.teams.models.Decision",
+    "ProposalStatusEnum": "catalog.radar_models.Proposal.Status",
+    "RingEnum": "catalog.radar_models.Ring",
+}
 
 ENV_VARS = frozenset(RecordingEnv.names)

@@ -7,7 +7,7 @@ from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
 from ops import views as ops_views
-from portal import api, health, token_views, views
+from portal import api, health, issue14_urls, token_views, views
 from provisioning import api as provisioning_api
 from provisioning import views as provisioning_views
 
@@ -41,6 +41,7 @@ api_v1 = [
         name="api-resource-credentials",
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
+    path("", include(issue14_urls.api)),
 ]
 
 urlpatterns = [
@@ -55,6 +56,7 @@ urlpatterns = [
     path("search/", views.search_page, name="search"),
     path("keepers/", views.keepers, name="keepers"),
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
+    path("", include(issue14_urls.pages)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", ops_views.metrics_view, name="metrics"),

@@ -17,11 +17,16 @@ from django.urls import get_resolver
 from django.urls.resolvers import URLResolver
 
 from catalog.models import Entry
+from catalog.radar_models import ProposalComment, Score, Vote
 from guides.models import Guide, Progress
-from portal.models import ApiToken
+from portal.keeper_requests.models import Feedback, KeeperRequest
+from portal.models import ApiToken, Membership, Team
+from portal.notifications.models import Notification, TeamWebhook
+from portal.teams.models import Invitation, JoinRequest, QuotaRequest
 from portal.tokens import token_issue
 from provisioning.models import Resource, State
 from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
+from tests.portal.issue14_world import issue14_url_values, issue14_world
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "scientist_a", "admin_a", "scientist_b", "keeper"]
@@ -115,6 +120,141 @@ MATRIX = {
     "usage/estimate/<slug:slug>/": [("get", "LOOOO", None, None)],
     "usage/keepers/": [("get", "LDDDO", None, None)],
     "usage/keepers/export.csv": [("get", "LDDDO", None, None)],
+    # Teams, notifications, requests to the Keepers, the radar (issue 14)
+    "teams/": [("get", "LOOOO", None, None)],
+    "teams/join/": [("post", "LUUCC", {"team": "team-a"}, lambda objs: JoinRequest.objects.count() > 1)],
+    "teams/join-requests/<int:pk>/": [
+        (
+            "post",
+            "LHCHC",
+            {"decision": "accept"},
+            lambda objs: Membership.objects.filter(user__username="newbie").exists(),
+        )
+    ],
+    "teams/quota-requests/<int:pk>/": [
+        ("post", "LHHHC", {"decision": "approve"}, lambda objs: Team.objects.get(slug="team-a").max_gpus == 4)
+    ],
+    "teams/<slug:slug>/": [("get", "LOOHO", None, None)],
+    "teams/<slug:slug>/edit/": [
+        ("post", "LHHHC", {"max_gpus": "9"}, lambda objs: Team.objects.get(slug="team-a").max_gpus == 9)
+    ],
+    "teams/<slug:slug>/invite/": [
+        (
+            "post",
+            "LUCHC",
+            {"recipient": "carol@example.org"},
+            lambda objs: Invitation.objects.filter(email="carol@example.org").exists(),
+        )
+    ],
+    "teams/<slug:slug>/members/<int:user_id>/": [
+        (
+            "post",
+            "LUCHC",
+            {"role": "admin"},
+            lambda objs: Membership.objects.filter(user__username="alice", role="admin").exists(),
+        )
+    ],
+    "teams/<slug:slug>/quota/": [
+        (
+            "post",
+            "LUCHC",
+            {"field": "max_databases", "requested": "9", "reason": "More data"},
+            lambda objs: QuotaRequest.objects.filter(field="max_databases").exists(),
+        )
+    ],
+    "teams/<slug:slug>/webhook/": [
+        ("post", "LUCHC", {"url": "https://hooks.example.org/x"}, lambda objs: TeamWebhook.objects.exists())
+    ],
+    "invitations/<str:token>/": [("get", "LDDOD", None, None)],
+    "notifications/": [("get", "LOOOO", None, None)],
+    "notifications/<int:pk>/": [("get", "LOHHH", None, None)],
+    "notifications/keep-running/<uuid:resource_id>/": [("post", "LHHHH", {}, None)],
+    "notifications/preferences/": [("get", "LOOOO", None, None)],
+    "notifications/read/": [
+        ("post", "LCUUU", {}, lambda objs: Notification.objects.get(pk=objs["issue14"]["note"].pk).read_at is not None)
+    ],
+    "ask/": [("get", "LOOOO", None, None)],
+    "ask/<int:pk>/": [("get", "LOOHO", None, None)],
+    "ask/<int:pk>/assign/": [
+        ("post", "LHHHC", {}, lambda objs: KeeperRequest.objects.filter(assignee__isnull=False).exists())
+    ],
+    "ask/<int:pk>/status/": [
+        (
+            "post",
+            "LCUHC",
+            {"status": "done", "reason": "Solved"},
+            lambda objs: KeeperRequest.objects.filter(status="done").exists(),
+        )
+    ],
+    "ask/feedback/": [
+        (
+            "post",
+            "LCCCC",
+            {"target_type": "guide", "target_key": "howto", "helpful": "yes"},
+            lambda objs: Feedback.objects.exists(),
+        )
+    ],
+    "keepers/inbox/": [("get", "LHHHO", None, None)],
+    "radar/": [("get", "LOOOO", None, None)],
+    "radar/propose/": [("get", "LOOOO", None, None)],
+    "radar/<slug:slug>/": [("get", "LOOOO", None, None)],
+    "radar/<slug:slug>/score/": [
+        ("post", "LHHHC", {"relevance:value": "4", "relevance:why": "Used widely"}, lambda objs: Score.objects.exists())
+    ],
+    "radar/<slug:slug>/vote/": [("post", "LHHHC", {"ring": "trial"}, lambda objs: Vote.objects.exists())],
+    "radar/<slug:slug>/comment/": [
+        ("post", "LCCCC", {"body": "We tried it"}, lambda objs: ProposalComment.objects.exists())
+    ],
+    "api/v1/teams/directory/": [("get", "LOOOO", None, None)],
+    "api/v1/teams/<slug:slug>/": [("get", "LOOHO", None, None), ("patch", "LDDHO", {"max_gpus": 7}, None)],
+    "api/v1/teams/<slug:slug>/members/": [("get", "LOOHO", None, None)],
+    "api/v1/teams/<slug:slug>/members/<int:user_id>/": [
+        ("patch", "LDOHO", {"role": "admin"}, None),
+        ("delete", "LOOHO", None, None),
+    ],
+    "api/v1/teams/<slug:slug>/invitations/": [
+        ("get", "LDOHO", None, None),
+        ("post", "LDOHO", {"recipient": "carol@example.org"}, None),
+    ],
+    "api/v1/teams/<slug:slug>/webhook/": [("put", "LDOHO", {"url": "https://hooks.example.org/x"}, None)],
+    "api/v1/invitations/<str:token>/accept/": [("post", "LDDOD", {}, None)],
+    "api/v1/join-requests/": [("get", "LOOOO", None, None), ("post", "LOOSO", {"team": "team-b"}, None)],
+    "api/v1/join-requests/<int:pk>/decide/": [("post", "LHOHO", {"accept": True}, None)],
+    "api/v1/quota-requests/": [
+        ("get", "LOOOO", None, None),
+        ("post", "LDOHO", {"team": "team-a", "field": "max_databases", "requested": 9, "reason": "x"}, None),
+    ],
+    "api/v1/quota-requests/<int:pk>/decide/": [("post", "LDDHO", {"accept": True}, None)],
+    "api/v1/requests/": [
+        ("get", "LOOOO", None, None),
+        ("post", "LOODO", {"title": "Help", "body": "It fails", "team": "team-a"}, None),
+    ],
+    "api/v1/requests/<int:pk>/": [("get", "LOOHO", None, None)],
+    "api/v1/requests/<int:pk>/replies/": [("post", "LOOHO", {"body": "More details"}, None)],
+    "api/v1/requests/<int:pk>/status/": [("post", "LODHO", {"status": "done", "reason": "Solved"}, None)],
+    "api/v1/requests/<int:pk>/assign/": [("post", "LDDHO", {}, None)],
+    "api/v1/feedback/": [
+        ("get", "LDDDO", None, None),
+        ("post", "LOOOO", {"target_type": "guide", "target_key": "howto", "helpful": True}, None),
+    ],
+    "api/v1/notifications/": [("get", "LOOOO", None, None)],
+    "api/v1/notifications/read/": [("post", "LOOOO", {}, None)],
+    "api/v1/notifications/preferences/": [
+        ("get", "LOOOO", None, None),
+        ("put", "LOOOO", [{"kind": "job_finished", "email": False}], None),
+    ],
+    "api/v1/notifications/keep-running/<uuid:resource_id>/": [("post", "LHHHH", {}, None)],
+    "api/v1/radar/": [("get", "LOOOO", None, None)],
+    "api/v1/radar/proposals/": [
+        ("get", "LOOOO", None, None),
+        ("post", "LOOOO", {"name": "Dask", "description": "Parallel Python", "quadrant": "tools"}, None),
+    ],
+    "api/v1/radar/proposals/<int:pk>/": [("get", "LOOOO", None, None)],
+    "api/v1/radar/proposals/<int:pk>/scores/": [
+        ("post", "LDDDO", {"scores": {"relevance": {"value": 3, "justification": "Used widely"}}}, None)
+    ],
+    "api/v1/radar/proposals/<int:pk>/votes/": [("post", "LDDDO", {"ring": "trial"}, None)],
+    "api/v1/radar/proposals/<int:pk>/comments/": [("post", "LOOOO", {"body": "We tried it"}, None)],
 }
 
 
@@ -159,17 +299,22 @@ def world(templates, team_a, team_b):
         slug="howto", title="How to", body="## First\n\nx\n\n## Second\n\ny", steps=GUIDE_STEPS, reviewed_at=reviewed
     )
     token, _ = token_issue(user=alice, name="laptop")
+    users = {"scientist_a": alice, "admin_a": anna, "scientist_b": bob, "keeper": keeper}
     return {
-        "users": {"scientist_a": alice, "admin_a": anna, "scientist_b": bob, "keeper": keeper},
+        "users": users,
         "resource": resource,
         "guide_reviewed": reviewed,
         "token": token,
+        "issue14": issue14_world(users, team_a),
     }
 
 
 def _url(route, objs):
     values = {
         "<slug:slug>": {
+            "teams/": "team-a",
+            "api/v1/teams/": "team-a",
+            "radar/": "ray",
             "resources/new/": "bucket",
             "catalog/": "tool",
             "guides/": "howto",
@@ -183,6 +328,7 @@ def _url(route, objs):
         "<str:action>": "delete",
         "<slug:step_id>": "first",
         "<int:token_id>": str(objs["token"].pk),
+        **issue14_url_values(objs),
     }
     url = "/" + route + ("?q=tool" if "search/" in route else "")
     for key, value in values.items():
