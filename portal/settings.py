@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "catalog",
     "guides",
     "provisioning",
+    "utilities",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 # The beat schedule is gathered from each app's `tasks.BEAT_SCHEDULE` (portal/celery.py).
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
+
+# Utility services (issue 17)
+# This machine's snowflake node number (0-31); give each machine that serves /api/v1/ids/ its own.
+SNOWFLAKE_NODE = env.int("SNOWFLAKE_NODE", default=0)
+# How often services' health checks are probed, and how long one probe may wait for an answer (seconds).
+SERVICE_PROBE_INTERVAL_SECONDS = env.float("SERVICE_PROBE_INTERVAL_SECONDS", default=60)
+SERVICE_PROBE_TIMEOUT_SECONDS = env.float("SERVICE_PROBE_TIMEOUT_SECONDS", default=5)
 
 # Provisioning
 # The server where `postgres-database` resources are made (default: the portal's own server).

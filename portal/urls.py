@@ -6,9 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
-from portal import api, health, views
+from portal import api, health, status, views
 from provisioning import api as provisioning_api
 from provisioning import views as provisioning_views
+from utilities import api as utilities_api
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
@@ -37,6 +38,7 @@ api_v1 = [
         name="api-resource-credentials",
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
+    path("ids/", utilities_api.IdsView.as_view(), name="api-ids"),
 ]
 
 urlpatterns = [
@@ -48,6 +50,8 @@ urlpatterns = [
     path("articles/", guides_views.article_list, name="articles"),
     path("search/", views.search_page, name="search"),
     path("keepers/", views.keepers, name="keepers"),
+    path("ids/", include("utilities.urls")),
+    path("status/", status.status_page, name="status"),
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

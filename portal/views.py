@@ -67,6 +67,7 @@ def keepers(request):
     from django.db.models import Count, Q
 
     from catalog import selectors as catalog_selectors
+    from catalog.health import recent_transitions
     from guides import selectors as guide_selectors
     from portal.models import Team
     from provisioning import selectors as provisioning_selectors
@@ -89,6 +90,7 @@ def keepers(request):
             "stale": guide_selectors.stale_guides(),
             "changed": catalog_selectors.recently_changed(),
             "teams": teams,
+            "service_changes": recent_transitions(),
         },
     )
 
