@@ -98,6 +98,10 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/logs/": [("get", "LOOHO", None, None)],
     "api/schema/": [("get", "OOOOO", None, None)],
     "api/docs/": [("get", "OOOOO", None, None)],
+    # issue 17: identifiers, status
+    "ids/": [("get", "LOOOO", None, None)],
+    "status/": [("get", "LOOOO", None, None)],
+    "api/v1/ids/": [("get", "LOOOO", None, None)],
 }
 
 
