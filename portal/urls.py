@@ -8,6 +8,7 @@ from guides import api as guides_api
 from guides import views as guides_views
 from portal import api, health, status, views
 from provisioning import api as provisioning_api
+from provisioning import credential_api, credential_views
 from provisioning import views as provisioning_views
 from utilities import api as utilities_api
 
@@ -39,12 +40,24 @@ api_v1 = [
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
     path("ids/", utilities_api.IdsView.as_view(), name="api-ids"),
+    path("resources/<uuid:resource_id>/rotate/", credential_api.ResourceRotate.as_view(), name="api-resource-rotate"),
+    path(
+        "resources/<uuid:resource_id>/rotation/",
+        credential_api.ResourceRotation.as_view(),
+        name="api-resource-rotation",
+    ),
+    path("credentials/", credential_api.CredentialList.as_view(), name="api-credentials"),
+    path("teams/<slug:slug>/rotate-credentials/", credential_api.TeamRotate.as_view(), name="api-team-rotate"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("teams/switch/", views.team_switch, name="team-switch"),
+    path("resources/<uuid:resource_id>/rotate/", credential_views.resource_rotate, name="resource-rotate"),
     path("resources/", include("provisioning.urls")),
+    path("credentials/", credential_views.credential_list, name="credentials"),
+    path("credentials/policy/", credential_views.credential_policy, name="credentials-policy"),
+    path("credentials/teams/<slug:slug>/rotate/", credential_views.team_rotate, name="credentials-team-rotate"),
     path("catalog/", include("catalog.urls")),
     path("guides/", include("guides.urls")),
     path("articles/", guides_views.article_list, name="articles"),

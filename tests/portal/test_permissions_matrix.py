@@ -18,7 +18,7 @@ from django.urls.resolvers import URLResolver
 
 from catalog.models import Entry
 from guides.models import Guide, Progress
-from provisioning.models import Resource, State
+from provisioning.models import CredentialPolicy, CredentialRotation, Resource, State
 from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,26 @@ MATRIX = {
     "ids/": [("get", "LOOOO", None, None)],
     "status/": [("get", "LOOOO", None, None)],
     "api/v1/ids/": [("get", "LOOOO", None, None)],
+    # issue 17: credential rotation
+    "resources/<uuid:resource_id>/rotate/": [
+        ("post", "LCCHC", {}, lambda objs: CredentialRotation.objects.filter(resource=objs["resource"]).exists())
+    ],
+    "credentials/": [("get", "LOOOO", None, None)],
+    "credentials/policy/": [
+        (
+            "post",
+            "LHHHC",
+            {"max_age_days": "30"},
+            lambda objs: CredentialPolicy.objects.filter(max_age_days=30).exists(),
+        )
+    ],
+    "credentials/teams/<slug:slug>/rotate/": [
+        ("post", "LHHHC", {}, lambda objs: CredentialRotation.objects.filter(resource=objs["resource"]).exists())
+    ],
+    "api/v1/resources/<uuid:resource_id>/rotate/": [("post", "LOOHO", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/rotation/": [("get", "LDDHD", None, None)],
+    "api/v1/credentials/": [("get", "LOOOO", None, None)],
+    "api/v1/teams/<slug:slug>/rotate-credentials/": [("post", "LDDDO", {}, None)],
 }
 
 
@@ -161,6 +181,8 @@ def _url(route, objs):
             "api/v1/catalog/": "tool",
             "api/v1/guides/": "howto",
             "api/v1/templates/": "bucket",
+            "credentials/": "team-a",
+            "api/v1/teams/": "team-a",
         },
         "<uuid:resource_id>": str(objs["resource"].pk),
         "<uuid:task_id>": str(uuid.uuid4()),
