@@ -8,7 +8,7 @@ from guides import api as guides_api
 from guides import views as guides_views
 from portal import api, health, status, views
 from provisioning import api as provisioning_api
-from provisioning import credential_api, credential_views
+from provisioning import credential_api, credential_views, declarative_api
 from provisioning import views as provisioning_views
 from utilities import api as utilities_api
 
@@ -48,6 +48,8 @@ api_v1 = [
     ),
     path("credentials/", credential_api.CredentialList.as_view(), name="api-credentials"),
     path("teams/<slug:slug>/rotate-credentials/", credential_api.TeamRotate.as_view(), name="api-team-rotate"),
+    path("apply/", declarative_api.Apply.as_view(), name="api-apply"),
+    path("export/", declarative_api.Export.as_view(), name="api-export"),
 ]
 
 urlpatterns = [

@@ -367,5 +367,89 @@ def whoami(state):
     emit(state, me, text=f"{me['username']} on {state.api().url} (config: {config_path()})")
 
 
+def _declaration(path: str, team: str | None) -> dict:
+    import yaml
+
+    try:
+        from pathlib import Path
+
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror}.", exit_code=EXIT_USAGE) from None
+    except yaml.YAMLError as exc:
+        raise CliError(f"{path} is not valid YAML: {exc}", exit_code=EXIT_USAGE) from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path} should hold `team:` and `resources:`.", exit_code=EXIT_USAGE)
+    if team:
+        data["team"] = team
+    if not data.get("team"):
+        raise CliError(f"Say which team: `team:` in {path}, or --team.", exit_code=EXIT_USAGE)
+    return {"team": data["team"], "resources": data.get("resources") or []}
+
+
+SIGNS = {"create": "+", "update": "~", "delete": "-", "unchanged": "=", "kept": " ", "refused": "!"}
+
+
+def _steps_text(steps) -> str:
+    lines = []
+    for step in steps:
+        line = f"{SIGNS[step['action']]} {step['action']:<9} {step['name']} ({step['template']})"
+        if step["changes"] and step["action"] in ("update", "refused"):
+            line += ": " + ", ".join(f"{k} {c['from']!r} -> {c['to']!r}" for k, c in step["changes"].items())
+        if step["message"]:
+            line += f"  [{step['message']}]"
+        lines.append(line)
+    counts = {a: sum(s["action"] == a for s in steps) for a in ("create", "update", "delete", "refused")}
+    lines.append(", ".join(f"{n} to {a}" if a != "refused" else f"{n} refused" for a, n in counts.items()))
+    return "\n".join(lines)
+
+
+def _apply(state: State, path: str, team: str | None, prune: bool, dry_run: bool) -> None:
+    body = _declaration(path, team)
+    result = state.api().post("apply/", {**body, "prune": prune, "dry_run": dry_run})
+    emit(state, result, text=_steps_text(result["steps"]))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@command(cli, "apply")
+@click.option("-f", "--file", "path", required=True, help="A YAML file of resources (- for stdin).")
+@click.option("--team", help="The team (instead of `team:` in the file).")
+@click.option("--prune", is_flag=True, help="Delete the team's resources the file does not declare.")
+def apply_(state, path, team, prune):
+    """Make the portal match a file of resources: create what is missing, change what the template allows."""
+    _apply(state, path, team, prune, dry_run=False)
+
+
+@command(cli, "diff")
+@click.option("-f", "--file", "path", required=True, help="A YAML file of resources (- for stdin).")
+@click.option("--team", help="The team (instead of `team:` in the file).")
+@click.option("--prune", is_flag=True, help="Also show what --prune would delete.")
+def diff(state, path, team, prune):
+    """What `portal apply -f` would do, changing nothing."""
+    _apply(state, path, team, prune, dry_run=True)
+
+
+@command(cli, "export")
+@click.option("--team", required=True, help="The team whose resources to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+def export(state, team, output):
+    """A team's resources in the format `portal apply -f` reads."""
+    import yaml
+
+    body = state.api().get("export/", team=team)
+    if state.json:
+        emit(state, body)
+        return
+    text = yaml.safe_dump(body, sort_keys=False)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        err.print(f"Wrote {len(body['resources'])} resource(s) of {team} to {output}.", markup=False)
+    else:
+        click.echo(text, nl=False)
+
+
 def main():
     cli(prog_name="portal")

@@ -122,6 +122,9 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/rotation/": [("get", "LDDHD", None, None)],
     "api/v1/credentials/": [("get", "LOOOO", None, None)],
     "api/v1/teams/<slug:slug>/rotate-credentials/": [("post", "LDDDO", {}, None)],
+    # issue 17: resources as code (dry run: nothing changes; without ?team= export is a 400)
+    "api/v1/apply/": [("post", "LOODO", {"team": "team-a", "resources": [], "dry_run": True}, None)],
+    "api/v1/export/": [("get", "LDDDD", None, None)],
 }
 
 
