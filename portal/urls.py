@@ -11,6 +11,8 @@ from provisioning import api as provisioning_api
 from provisioning import credential_api, credential_views, declarative_api
 from provisioning import views as provisioning_views
 from utilities import api as utilities_api
+from utilities import project_api
+from utilities.urls import project_urlpatterns
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
@@ -49,6 +51,10 @@ api_v1 = [
     path("credentials/", credential_api.CredentialList.as_view(), name="api-credentials"),
     path("teams/<slug:slug>/rotate-credentials/", credential_api.TeamRotate.as_view(), name="api-team-rotate"),
     path("apply/", declarative_api.Apply.as_view(), name="api-apply"),
+    path("project-templates/", project_api.ProjectTemplateList.as_view(), name="api-project-templates"),
+    path("project-templates/<slug:slug>/generate/", project_api.ProjectGenerate.as_view(), name="api-project-generate"),
+    path("projects/<uuid:generation_id>/", project_api.ProjectGenerationDetail.as_view(), name="api-project"),
+    path("projects/<uuid:generation_id>/download/", project_api.ProjectDownload.as_view(), name="api-project-download"),
     path("export/", declarative_api.Export.as_view(), name="api-export"),
 ]
 
@@ -67,6 +73,7 @@ urlpatterns = [
     path("keepers/", views.keepers, name="keepers"),
     path("ids/", include("utilities.urls")),
     path("status/", status.status_page, name="status"),
+    path("projects/", include(project_urlpatterns, namespace="projects")),
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

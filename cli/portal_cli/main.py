@@ -451,5 +451,49 @@ def export(state, team, output):
         click.echo(text, nl=False)
 
 
+@command(cli, "project-templates")
+def project_templates(state):
+    """Project templates you can generate a project from (`portal generate SLUG`)."""
+    items = state.api().get("project-templates/")
+    table = Table("template", "name", "summary")
+    for t in items:
+        table.add_row(t["slug"], t["name"], t["summary"])
+    emit(state, items, table)
+
+
+@command(cli, "generate")
+@click.argument("template")
+@click.option("--answer", "answers", multiple=True, metavar="QUESTION=VALUE", help="An answer; repeat.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to save the zip (default: NAME.zip).")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the worker.")
+def generate(state, template, answers, output, timeout):
+    """Generate a project from a project template and download it as a zip."""
+    api = state.api()
+    found = [t for t in api.get("project-templates/") if t["slug"] == template]
+    if not found:
+        raise CliError(f"No project template '{template}'; `portal project-templates` lists them.", exit_code=4)
+    body = {"answers": parse_params(answers, found[0]["questions_schema"])}
+    generation = api.post(f"project-templates/{template}/generate/", body)
+    deadline = time.monotonic() + timeout
+    while generation["state"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise CliError(f"Gave up waiting after {timeout:.0f} s.", code="timeout", exit_code=EXIT_TIMEOUT)
+        time.sleep(1)
+        generation = api.get(f"projects/{generation['id']}/")
+    if generation["state"] != "done":
+        raise CliError(
+            f"The project could not be generated: {generation['error']}", code="failed", exit_code=EXIT_FAILED
+        )
+    response = api.http.get(generation["download"].removeprefix("/api/v1/"))
+    target = output or f"{generation['answers'].get('package_name') or template}.zip"
+    with open(target, "wb") as handle:
+        handle.write(response.content)
+    emit(
+        state,
+        {**generation, "file": target},
+        text=f"Saved {target} (template {template}, version {generation['version']}).",
+    )
+
+
 def main():
     cli(prog_name="portal")

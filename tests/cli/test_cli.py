@@ -102,3 +102,30 @@ def test_unreachable_portal_has_its_own_exit_code(run_portal):
 
     result = run_portal("ls", env={"PORTAL_URL": f"http://127.0.0.1:{_free_port()}", "PORTAL_TOKEN": "x"})
     assert result.returncode == 7 and "Cannot reach the portal" in result.stderr
+
+
+def test_generate_downloads_a_project_zip(run_portal, alice, tmp_path):
+    import zipfile
+
+    from rest_framework.authtoken.models import Token
+
+    from utilities.projects import shipped_templates_load
+
+    shipped_templates_load()
+    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": Token.objects.create(user=alice).key}
+    target = tmp_path / "svc.zip"
+    result = run_portal(
+        "generate",
+        "web-service",
+        "--answer",
+        "project_name=Hello API",
+        "--answer",
+        "port=9000",
+        "-o",
+        str(target),
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hello_api/src/hello_api/app.py" in zipfile.ZipFile(target).namelist()
+    wrong = run_portal("generate", "web-service", "--answer", "port=soon", env=env)
+    assert wrong.returncode == 2 and "port must be a number" in wrong.stderr

@@ -125,6 +125,15 @@ MATRIX = {
     # issue 17: resources as code (dry run: nothing changes; without ?team= export is a 400)
     "api/v1/apply/": [("post", "LOODO", {"team": "team-a", "resources": [], "dry_run": True}, None)],
     "api/v1/export/": [("get", "LDDDD", None, None)],
+    # issue 17: project generator (the world has no project templates or generated projects: 404 past sign-in)
+    "projects/": [("get", "LOOOO", None, None)],
+    "projects/<slug:slug>/": [("get", "LHHHH", None, None)],
+    "projects/generated/<uuid:generation_id>/": [("get", "LHHHH", None, None)],
+    "projects/generated/<uuid:generation_id>/download/": [("get", "LHHHH", None, None)],
+    "api/v1/project-templates/": [("get", "LOOOO", None, None)],
+    "api/v1/project-templates/<slug:slug>/generate/": [("post", "LDDDD", {"answers": {}}, None)],
+    "api/v1/projects/<uuid:generation_id>/": [("get", "LHHHH", None, None)],
+    "api/v1/projects/<uuid:generation_id>/download/": [("get", "LHHHH", None, None)],
 }
 
 
@@ -186,9 +195,12 @@ def _url(route, objs):
             "api/v1/templates/": "bucket",
             "credentials/": "team-a",
             "api/v1/teams/": "team-a",
+            "projects/": "ml-training",
+            "api/v1/project-templates/": "ml-training",
         },
         "<uuid:resource_id>": str(objs["resource"].pk),
         "<uuid:task_id>": str(uuid.uuid4()),
+        "<uuid:generation_id>": str(uuid.uuid4()),
         "<str:action>": "delete",
         "<slug:step_id>": "first",
     }
