@@ -8,6 +8,9 @@ other changes with the reason, and deletes resources that are not declared only 
 
 from __future__ import annotations
 
+import json
+import re
+
 from django.db import transaction
 
 from catalog.models import Template
@@ -19,12 +22,14 @@ from provisioning.models import Action, Resource, State
 from provisioning.parameters import parameters_validate
 
 GONE = (State.DELETED, State.DELETING, State.REJECTED)
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
 def _team(user, slug):
-    team = teams_visible_to(user).filter(slug=slug).first() if slug else None
+    slug = str(slug or "")
+    team = teams_visible_to(user).filter(slug=slug).first() if SLUG.fullmatch(slug) else None
     if team is None:
-        raise PortalError(f"No team '{str(slug)[:60]}' among your teams.", code="invalid", fields={"team": "Unknown."})
+        raise PortalError(f"No team '{slug[:60]}' among your teams.", code="invalid", fields={"team": "Unknown."})
     if not can_use_team(user, team):
         raise NotAllowed(f"You are not a member of the team '{team.name}'.")
     return team
@@ -40,6 +45,8 @@ def _declared(resources) -> list[dict]:
         parameters = item.get("parameters") or {}
         if not isinstance(parameters, dict):
             raise PortalError(f"The parameters of '{item['name']}' are a mapping of name to value.", code="invalid")
+        if "\\u0000" in json.dumps(item):
+            raise PortalError(f"Resource #{index + 1} contains a NUL character; remove it.", code="invalid")
         if item["name"] in names:
             raise PortalError(f"'{item['name']}' is declared twice.", code="invalid")
         names.add(item["name"])

@@ -8,6 +8,7 @@ tasks or load Jinja extensions is refused.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import tempfile
@@ -132,6 +133,8 @@ def project_generate(*, template: ProjectTemplate, user, answers: dict, request=
     """Check the answers like a resource form's, record the request, render it on a worker."""
     if not template.enabled:
         raise PortalError(f"The project template '{template.name}' is switched off.", code="template_disabled")
+    if "\\u0000" in json.dumps(answers):
+        raise PortalError("An answer contains a NUL character; remove it.", code="invalid")
     clean, errors = parameters_validate(questions_schema(template.questions), answers)
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
