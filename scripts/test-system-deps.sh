@@ -4,6 +4,8 @@ set -euo pipefail
 missing=()
 # The browser journeys (tests/e2e) drive Debian's Chromium with Playwright (Playwright's own download fails here).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The project generator's tests make template versions in a git repository (copier update).
+command -v git >/dev/null 2>&1 || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
