@@ -163,3 +163,72 @@ class Entry(TimeStamped):
 
 # The tech radar lives in its own module, registered with this app.
 from catalog.radar_models import Proposal, ProposalComment, RingMove, Score, Technology, Vote  # noqa: E402, F401
+
+
+class HealthCheck(TimeStamped):
+    """How the control loop checks that a service answers: an HTTP URL (status, optional text) or a TCP port."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, related_name="health_check")
+    url = models.URLField(blank=True, max_length=500, help_text="HTTP(S) address to GET; or leave empty for TCP.")
+    expected_status = models.PositiveSmallIntegerField(default=200)
+    expected_text = models.CharField(max_length=200, blank=True, help_text="Text the answer must contain.")
+    tcp_host = models.CharField(max_length=255, blank=True)
+    tcp_port = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Current state, written only by the probe: None until the first probe.
+    is_up = models.BooleanField(null=True, blank=True, editable=False)
+    last_probed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_message = models.CharField(max_length=300, blank=True, editable=False)
+    changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"health of {self.entry}"
+
+    @property
+    def target(self) -> str:
+        return self.url or f"tcp://{self.tcp_host}:{self.tcp_port}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.entry_id and self.entry.kind != EntryKind.SERVICE:
+            raise ValidationError("Only catalog entries of kind service have a health check.")
+        if bool(self.url) == bool(self.tcp_host or self.tcp_port):
+            raise ValidationError("Give either an HTTP address, or a TCP host and port (not both).")
+        if not self.url and not (self.tcp_host and self.tcp_port and 0 < self.tcp_port < 65536):
+            raise ValidationError("A TCP check needs a host and a port between 1 and 65535.")
+        if not 100 <= self.expected_status <= 599:
+            raise ValidationError({"expected_status": "An HTTP status is between 100 and 599."})
+
+
+class Probe(models.Model):
+    """One probe of a health check: what it found and how long the answer took."""
+
+    health_check = models.ForeignKey(HealthCheck, on_delete=models.CASCADE, related_name="probes")
+    at = models.DateTimeField()
+    ok = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["health_check", "at"])]
+
+    def __str__(self):
+        return f"{'ok' if self.ok else 'failed'} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ServiceTransition(models.Model):
+    """A service went down or came back."""
+
+    health_check = models.ForeignKey(HealthCheck, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField(db_index=True)
+    up = models.BooleanField()
+    message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{'up' if self.up else 'down'} at {self.at:%Y-%m-%d %H:%M:%S}"

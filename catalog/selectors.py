@@ -7,7 +7,7 @@ from portal.errors import NotFound
 
 
 def entry_list(*, kind: str = "", tag: str = "", lifecycle: str = "", owner: str = ""):
-    entries = Entry.objects.select_related("owner_team").defer("body", "annotations")
+    entries = Entry.objects.select_related("owner_team", "health_check").defer("body", "annotations")
     if kind:
         entries = entries.filter(kind=kind)
     if tag:
@@ -20,7 +20,7 @@ def entry_list(*, kind: str = "", tag: str = "", lifecycle: str = "", owner: str
 
 
 def entry_get(*, slug: str) -> Entry:
-    entry = Entry.objects.select_related("owner_team", "updated_by").filter(slug=slug).first()
+    entry = Entry.objects.select_related("owner_team", "updated_by", "health_check").filter(slug=slug).first()
     if entry is None:
         raise NotFound("No such catalog entry; try the search.")
     return entry
@@ -49,3 +49,26 @@ def owners():
     from portal.models import Team
 
     return Team.objects.filter(entries__isnull=False).distinct().order_by("name")
+
+
+def entry_health(entry: Entry):
+    """The entry's health check, or None (reads the relation select_related already fetched)."""
+    from catalog.models import HealthCheck
+
+    try:
+        return entry.health_check
+    except HealthCheck.DoesNotExist:
+        return None
+
+
+def with_health(entries) -> list:
+    """Entries with `.health` (check or None) and `.uptime`, in one more query for all of them."""
+    from catalog.health import uptime_for
+
+    entries = list(entries)
+    for entry in entries:
+        entry.health = entry_health(entry)
+    uptimes = uptime_for([e.health.id for e in entries if e.health])
+    for entry in entries:
+        entry.uptime = uptimes.get(entry.health.id) if entry.health else None
+    return entries

@@ -23,7 +23,7 @@ def entry_list(request):
         "catalog/entry_list.html",
         {
             "page": page,
-            "entries": page.object_list,
+            "entries": selectors.with_health(page.object_list),
             "kind": kind,
             "tag": tag,
             "lifecycle": lifecycle,
@@ -55,6 +55,7 @@ def entry_detail(request, slug):
         "catalog/entry_detail.html",
         {
             "entry": entry,
+            "health": selectors.with_health([entry])[0],
             "templates": entry.related_templates.filter(enabled=True),
             "guides": entry.guides.filter(published=True).defer("body"),
             "history": history,

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "provisioning",
     "ops",
     "usage",
+    "utilities",
 ]
 
 MIDDLEWARE = [
@@ -268,6 +269,13 @@ CELERY_TASK_ROUTES = {
     "provisioning.preview": {"queue": "previews"},
 }
 CELERY_TASK_QUEUES = [_KombuQueue(name) for name in ("operations", "control", "previews")]
+
+# Utility services (issue 17)
+# This machine's snowflake node number (0-31); give each machine that serves /api/v1/ids/ its own.
+SNOWFLAKE_NODE = env.int("SNOWFLAKE_NODE", default=0)
+# How often services' health checks are probed, and how long one probe may wait for an answer (seconds).
+SERVICE_PROBE_INTERVAL_SECONDS = env.float("SERVICE_PROBE_INTERVAL_SECONDS", default=60)
+SERVICE_PROBE_TIMEOUT_SECONDS = env.float("SERVICE_PROBE_TIMEOUT_SECONDS", default=5)
 
 # Provisioning
 # The server where `postgres-database` resources are made (embedded mode: a second embedded server, never the

@@ -7,9 +7,13 @@ from catalog import api as catalog_api
 from guides import api as guides_api
 from guides import views as guides_views
 from ops import views as ops_views
-from portal import api, health, issue14_urls, token_views, views
+from portal import api, health, issue14_urls, status, token_views, views
 from provisioning import api as provisioning_api
+from provisioning import credential_api, credential_views, declarative_api
 from provisioning import views as provisioning_views
+from utilities import api as utilities_api
+from utilities import project_api
+from utilities.urls import project_urlpatterns
 
 api_v1 = [
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
@@ -42,6 +46,21 @@ api_v1 = [
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
     path("", include(issue14_urls.api)),
+    path("ids/", utilities_api.IdsView.as_view(), name="api-ids"),
+    path("resources/<uuid:resource_id>/rotate/", credential_api.ResourceRotate.as_view(), name="api-resource-rotate"),
+    path(
+        "resources/<uuid:resource_id>/rotation/",
+        credential_api.ResourceRotation.as_view(),
+        name="api-resource-rotation",
+    ),
+    path("credentials/", credential_api.CredentialList.as_view(), name="api-credentials"),
+    path("teams/<slug:slug>/rotate-credentials/", credential_api.TeamRotate.as_view(), name="api-team-rotate"),
+    path("apply/", declarative_api.Apply.as_view(), name="api-apply"),
+    path("project-templates/", project_api.ProjectTemplateList.as_view(), name="api-project-templates"),
+    path("project-templates/<slug:slug>/generate/", project_api.ProjectGenerate.as_view(), name="api-project-generate"),
+    path("projects/<uuid:generation_id>/", project_api.ProjectGenerationDetail.as_view(), name="api-project"),
+    path("projects/<uuid:generation_id>/download/", project_api.ProjectDownload.as_view(), name="api-project-download"),
+    path("export/", declarative_api.Export.as_view(), name="api-export"),
 ]
 
 urlpatterns = [
@@ -49,12 +68,19 @@ urlpatterns = [
     path("teams/switch/", views.team_switch, name="team-switch"),
     path("me/tokens/", token_views.tokens_page, name="tokens"),
     path("me/tokens/<int:token_id>/revoke/", token_views.token_revoke_view, name="token-revoke"),
+    path("resources/<uuid:resource_id>/rotate/", credential_views.resource_rotate, name="resource-rotate"),
     path("resources/", include("provisioning.urls")),
+    path("credentials/", credential_views.credential_list, name="credentials"),
+    path("credentials/policy/", credential_views.credential_policy, name="credentials-policy"),
+    path("credentials/teams/<slug:slug>/rotate/", credential_views.team_rotate, name="credentials-team-rotate"),
     path("catalog/", include("catalog.urls")),
     path("guides/", include("guides.urls")),
     path("articles/", guides_views.article_list, name="articles"),
     path("search/", views.search_page, name="search"),
     path("keepers/", views.keepers, name="keepers"),
+    path("ids/", include("utilities.urls")),
+    path("status/", status.status_page, name="status"),
+    path("projects/", include(project_urlpatterns, namespace="projects")),
     path("keepers/modules/", provisioning_views.keeper_modules, name="keeper-modules"),
     path("", include(issue14_urls.pages)),
     path("healthz", health.healthz, name="healthz"),

@@ -74,6 +74,7 @@ def keepers(request):
     from django.db.models import Count, Q
 
     from catalog import selectors as catalog_selectors
+    from catalog.health import recent_transitions
     from guides import selectors as guide_selectors
     from portal.models import Team
     from provisioning import selectors as provisioning_selectors
@@ -97,6 +98,7 @@ def keepers(request):
             "changed": catalog_selectors.recently_changed(),
             "teams": teams,
             "local_compute_problem": _local_compute_problem(),
+            "service_changes": recent_transitions(),
         },
     )
 

@@ -238,3 +238,43 @@ class GpuAllocation(models.Model):
 
     def __str__(self):
         return f"GPU {self.gpu} -> {self.resource_id}"
+
+
+class CredentialRotation(models.Model):
+    """A request to replace a resource's password or keys; a worker runs it (provisioning/credentials.py)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="rotations")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["resource", "state"])]
+
+    def __str__(self):
+        return f"rotation of {self.resource_id} ({self.state})"
+
+
+class CredentialPolicy(models.Model):
+    """Site-wide credential rules Keepers set: one row."""
+
+    max_age_days = models.PositiveIntegerField(default=90, help_text="Warn when a credential is older than this.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self):
+        return f"credentials older than {self.max_age_days} days are flagged"
+
+    @classmethod
+    def current(cls) -> "CredentialPolicy":
+        return cls.objects.order_by("pk").first() or cls(max_age_days=90)

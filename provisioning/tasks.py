@@ -73,3 +73,16 @@ def preview(template_id: int, team_id: int, user_id: int, name: str, parameters:
         parameters=parameters,
     )
     return {"user": user_id, "text": text}
+
+
+@shared_task(
+    name="provisioning.rotate_credentials",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def rotate_credentials(rotation_id: int) -> str:
+    from provisioning.credentials import credential_rotation_run
+
+    return credential_rotation_run(rotation_id)

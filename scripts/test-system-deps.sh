@@ -11,6 +11,8 @@ command -v slurmctld >/dev/null 2>&1 || missing+=(slurm-wlm)
 command -v munged >/dev/null 2>&1 || missing+=(munge)
 # promtool checks the alert rules and lints a scraped /metrics (tests/ops).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The project generator's tests make template versions in a git repository (copier update).
+command -v git >/dev/null 2>&1 || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

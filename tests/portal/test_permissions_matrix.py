@@ -24,7 +24,7 @@ from portal.models import ApiToken, Membership, Team
 from portal.notifications.models import Notification, TeamWebhook
 from portal.teams.models import Invitation, JoinRequest, QuotaRequest
 from portal.tokens import token_issue
-from provisioning.models import Resource, State
+from provisioning.models import CredentialPolicy, CredentialRotation, Resource, State
 from tests.factories import MembershipFactory, UserFactory, make_keeper, make_resource
 from tests.portal.issue14_world import issue14_url_values, issue14_world
 
@@ -255,6 +255,42 @@ MATRIX = {
     ],
     "api/v1/radar/proposals/<int:pk>/votes/": [("post", "LDDDO", {"ring": "trial"}, None)],
     "api/v1/radar/proposals/<int:pk>/comments/": [("post", "LOOOO", {"body": "We tried it"}, None)],
+    # issue 17: identifiers, status
+    "ids/": [("get", "LOOOO", None, None)],
+    "status/": [("get", "LOOOO", None, None)],
+    "api/v1/ids/": [("get", "LOOOO", None, None)],
+    # issue 17: credential rotation
+    "resources/<uuid:resource_id>/rotate/": [
+        ("post", "LCCHC", {}, lambda objs: CredentialRotation.objects.filter(resource=objs["resource"]).exists())
+    ],
+    "credentials/": [("get", "LOOOO", None, None)],
+    "credentials/policy/": [
+        (
+            "post",
+            "LHHHC",
+            {"max_age_days": "30"},
+            lambda objs: CredentialPolicy.objects.filter(max_age_days=30).exists(),
+        )
+    ],
+    "credentials/teams/<slug:slug>/rotate/": [
+        ("post", "LHHHC", {}, lambda objs: CredentialRotation.objects.filter(resource=objs["resource"]).exists())
+    ],
+    "api/v1/resources/<uuid:resource_id>/rotate/": [("post", "LOOHO", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/rotation/": [("get", "LDDHD", None, None)],
+    "api/v1/credentials/": [("get", "LOOOO", None, None)],
+    "api/v1/teams/<slug:slug>/rotate-credentials/": [("post", "LDDDO", {}, None)],
+    # issue 17: resources as code (dry run: nothing changes; without ?team= export is a 400)
+    "api/v1/apply/": [("post", "LOODO", {"team": "team-a", "resources": [], "dry_run": True}, None)],
+    "api/v1/export/": [("get", "LDDDD", None, None)],
+    # issue 17: project generator (the world has no project templates or generated projects: 404 past sign-in)
+    "projects/": [("get", "LOOOO", None, None)],
+    "projects/<slug:slug>/": [("get", "LHHHH", None, None)],
+    "projects/generated/<uuid:generation_id>/": [("get", "LHHHH", None, None)],
+    "projects/generated/<uuid:generation_id>/download/": [("get", "LHHHH", None, None)],
+    "api/v1/project-templates/": [("get", "LOOOO", None, None)],
+    "api/v1/project-templates/<slug:slug>/generate/": [("post", "LDDDD", {"answers": {}}, None)],
+    "api/v1/projects/<uuid:generation_id>/": [("get", "LHHHH", None, None)],
+    "api/v1/projects/<uuid:generation_id>/download/": [("get", "LHHHH", None, None)],
 }
 
 
@@ -322,9 +358,13 @@ def _url(route, objs):
             "api/v1/guides/": "howto",
             "api/v1/templates/": "bucket",
             "usage/estimate/": "bucket",
+            "credentials/": "team-a",
+            "projects/": "ml-training",
+            "api/v1/project-templates/": "ml-training",
         },
         "<uuid:resource_id>": str(objs["resource"].pk),
         "<uuid:task_id>": str(uuid.uuid4()),
+        "<uuid:generation_id>": str(uuid.uuid4()),
         "<str:action>": "delete",
         "<slug:step_id>": "first",
         "<int:token_id>": str(objs["token"].pk),

@@ -12,7 +12,7 @@ from portal.models import Membership, Team
 from portal.permissions import KEEPERS_GROUP
 
 # Commands of the apps that load their initial data; each is idempotent. Run in this order when present.
-APP_LOADERS = ["provisioning_load", "catalog_load", "guides_sync", "radar_load"]
+APP_LOADERS = ["provisioning_load", "catalog_load", "guides_sync", "radar_load", "projects_load"]
 
 
 class Command(BaseCommand):

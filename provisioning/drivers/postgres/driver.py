@@ -92,6 +92,23 @@ class PostgresDatabaseDriver(Driver):
             state={"version": STATE_VERSION, "database": name},
         )
 
+    def rotate(self, resource, log) -> dict:
+        """A new password for the role; the old one is refused from now on and its open sessions are ended."""
+        name = self._names(resource)
+        password = secrets.token_urlsafe(24)
+        with _connect() as conn:
+            _lock(conn, name, log)
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+                raise DriverError(f"The login role {name} no longer exists on the server.", reason="missing")
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+            ended = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s", [name]
+            ).fetchone()[0]
+        log(f"Set a new password for {name}; ended {ended} open session(s) that used the old one.")
+        host, port = _server()
+        dsn = f"postgresql://{quote(name)}:{quote(password)}@{host}:{port}/{quote(name)}"
+        return {"password": password, "dsn": dsn}
+
     def poll(self, resource) -> Status:
         name = self._names(resource)
         with _connect() as conn:

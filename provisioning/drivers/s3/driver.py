@@ -210,6 +210,24 @@ class BucketDriver(Driver):
             raise _wrap(exc, "check the bucket") from exc
         return Status("ready")
 
+    def rotate(self, resource, log) -> dict:
+        """A new access key for the bucket's identity; every older key is deleted, so it is refused from now on."""
+        names = self._names(resource)
+        if names["mode"] == "folder":
+            raise DriverError("A storage folder has no keys to rotate.", reason="no_keys")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            iam = _client("iam")
+            old = iam.list_access_keys(UserName=names["user"])["AccessKeyMetadata"]
+            created = iam.create_access_key(UserName=names["user"])["AccessKey"]
+            for key in old:
+                iam.delete_access_key(UserName=names["user"], AccessKeyId=key["AccessKeyId"])
+        except (ClientError, BotoCoreError) as exc:
+            raise _wrap(exc, "rotate the bucket's keys") from exc
+        log(f"Made a new access key for {names['user']} and deleted {len(old)} old one(s).")
+        return {"access_key_id": created["AccessKeyId"], "secret_access_key": created["SecretAccessKey"]}
+
     def _names(self, resource) -> dict:
         """Where this resource's bucket lives; derived from the id when the state was never saved."""
         state = dict(resource.driver_state)
