@@ -161,10 +161,6 @@ class Entry(TimeStamped):
         return self.owner_team.name if self.owner_team_id else (self.owner_label or "the Keepers")
 
 
-# The tech radar lives in its own module, registered with this app.
-from catalog.radar_models import Proposal, ProposalComment, RingMove, Score, Technology, Vote  # noqa: E402, F401
-
-
 class HealthCheck(TimeStamped):
     """How the control loop checks that a service answers: an HTTP URL (status, optional text) or a TCP port."""
 

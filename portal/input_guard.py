@@ -23,7 +23,7 @@ from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
 from portal.errors import PortalError
-from portal.parsers import JSONObject
+from portal.json_object import JSONObject
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint; also what LIMIT and OFFSET take
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

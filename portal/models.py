@@ -130,9 +130,3 @@ class ApiToken(models.Model):
         from django.utils import timezone
 
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
-
-
-# Models kept in their own modules (teams, notifications, requests to the Keepers), registered with this app.
-from portal.keeper_requests.models import Feedback, KeeperReply, KeeperRequest  # noqa: E402, F401
-from portal.notifications.models import Notification, NotificationPreference, TeamWebhook  # noqa: E402, F401
-from portal.teams.models import Invitation, JoinRequest, QuotaRequest  # noqa: E402, F401

@@ -6,6 +6,8 @@ is being imported, which portal.errors (and so portal.input_guard) imports.
 
 from rest_framework import parsers
 
+from portal.json_object import JSONObject
+
 
 class _Guarded:
     def parse(self, stream, media_type=None, parser_context=None):
@@ -14,10 +16,6 @@ class _Guarded:
         result = super().parse(stream, media_type, parser_context)
         check_data(result.data if isinstance(result, parsers.DataAndFiles) else result)
         return result
-
-
-class JSONObject(dict):
-    """An object that came as JSON: its values have JSON's types, which serializers then hold to (input_guard)."""
 
 
 def _mark(value):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -78,9 +79,8 @@ def credential_rotate(*, resource: Resource, user, request=None, reason: str = "
             actor=user, action="resource.rotate_requested", target=locked, request=request, data={"reason": reason}
         )
         Event.objects.create(resource=locked, message=f"New credentials requested by {user.get_username()}.")
-        from provisioning.tasks import rotate_credentials
-
-        transaction.on_commit(lambda: rotate_credentials.delay(rotation.pk))
+        rotation_id = rotation.pk  # rung by task name: this module imports no tasks (tasks import it)
+        transaction.on_commit(lambda: current_app.send_task("provisioning.rotate_credentials", args=[rotation_id]))
     return rotation
 
 

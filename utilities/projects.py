@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import yaml
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -147,9 +148,8 @@ def project_generate(*, template: ProjectTemplate, user, answers: dict, request=
             request=request,
             data={"template": template.slug, "answers": clean},
         )
-        from utilities.tasks import render_project
-
-        transaction.on_commit(lambda: render_project.delay(str(generation.pk)))
+        generation_id = str(generation.pk)  # rung by task name: this module imports no tasks (tasks import it)
+        transaction.on_commit(lambda: current_app.send_task("utilities.render_project", args=[generation_id]))
     return generation
 
 
