@@ -10,6 +10,7 @@ NAV = [
     ("Guides", "guides:list"),
     ("Articles", "articles"),
     ("Resources", "provisioning:list"),
+    ("Files", "files:index"),
 ]
 KEEPER_NAV = [("Keepers", "keepers")]
 

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "catalog",
     "guides",
     "provisioning",
+    "files",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,14 @@ NOTEBOOK_BIND_ADDRESS = env.str("NOTEBOOK_BIND_ADDRESS", default="127.0.0.1")
 NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default=10)
 # How often running jobs and notebooks are checked (seconds).
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=5)
+
+# Files (the file browser)
+# S3 downloads go straight from the storage server through short-lived presigned addresses (the browser must reach
+# S3_ENDPOINT_URL); off, the portal streams them itself.
+FILES_S3_PRESIGNED_DOWNLOADS = env.bool("FILES_S3_PRESIGNED_DOWNLOADS", default=True)
+# Uploads above this size are streamed to a temporary file, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 # Terraform
 # Where Terraform keeps state (the pg backend, one workspace per resource); the role must own that database.
