@@ -13,11 +13,12 @@ from files.storage import LocalStore, S3Store
 from portal.errors import NotFound
 from portal.models import Team
 from portal.permissions import teams_visible_to
+from provisioning.folders import NO_FILES_STATES, RESOURCE_ROOT_PREFIX, resource_folder
 
-TEAM_PREFIX, RESOURCE_PREFIX = "team-", "resource-"
+TEAM_PREFIX = "team-"
+RESOURCE_PREFIX = RESOURCE_ROOT_PREFIX
 # Kinds of resources whose files the portal can reach (local notebooks and jobs, and buckets).
 FILE_KINDS = ("notebook", "training_job", "bucket")
-LIVE_STATES_EXCLUDED = ("deleted", "deleting", "rejected", "awaiting_approval", "requested")
 
 
 @dataclass
@@ -55,20 +56,6 @@ def s3_client():
     )
 
 
-def resource_folder(resource) -> tuple[str, str] | None:
-    """("folder", path) or ("s3", bucket) for a resource whose files the portal can reach, else None."""
-    state = resource.driver_state or {}
-    if resource.kind == "bucket":
-        if state.get("mode") == "s3" and state.get("bucket"):
-            return "s3", state["bucket"]
-        if state.get("path"):
-            return "folder", state["path"]
-        return None
-    if resource.driver == "local" and state.get("workdir"):
-        return "folder", state["workdir"]
-    return None
-
-
 def resource_store(resource) -> LocalStore | S3Store | None:
     where = resource_folder(resource)
     if where is None:
@@ -103,7 +90,7 @@ def root_get(*, user, key: str) -> Root:
         except ValueError:
             raise missing from None
         resource = resource_get(user=user, resource_id=resource_id)
-        store = resource_store(resource) if resource.state not in LIVE_STATES_EXCLUDED else None
+        store = resource_store(resource)
         if store is None:
             raise NotFound("This resource has no files the portal can show (yet).")
         label = f"{resource.name} ({resource.get_kind_display().lower()})"
@@ -118,7 +105,7 @@ def roots_list(*, user, team: Team) -> list[Root]:
     roots = [Root(key=root_key(team), label=f"{team.name} team folder", kind="team", team=team, store=None)]
     resources = (
         Resource.objects.filter(team=team, kind__in=FILE_KINDS)
-        .exclude(state__in=LIVE_STATES_EXCLUDED)
+        .exclude(state__in=NO_FILES_STATES)
         .select_related("team")
         .order_by("kind", "name")
     )

@@ -13,6 +13,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from files import services, viewers
+from files.charts import line_chart
+from files.curves import curves_read
 from files.paths import breadcrumbs, path_clean, path_parent
 from files.roots import root_get, roots_list
 from portal.errors import NotFound, PortalError
@@ -198,3 +200,53 @@ def files_edit(request, key):
     else:
         messages.success(request, "Saved.")
     return redirect(_browse_url(key, path))
+
+
+def _job_folder(resource):
+    from pathlib import Path
+
+    from provisioning.folders import resource_folder
+
+    where = resource_folder(resource)
+    return Path(where[1]) if where and where[0] == "folder" else None
+
+
+def curves_partial(request, resource_id):
+    """The training curves of one job (refreshes itself while the job runs)."""
+    from provisioning.selectors import resource_get
+
+    try:
+        resource = resource_get(user=request.user, resource_id=resource_id)
+    except NotFound:
+        raise Http404("No such resource") from None
+    series = curves_read(_job_folder(resource))
+    charts = [
+        {"metric": metric, "svg": line_chart(metric, [(resource.name, points)]), "last": points[-1]}
+        for metric, points in series.items()
+    ]
+    return render(request, "files/_curves.html", {"resource": resource, "charts": charts})
+
+
+def curves_compare(request):
+    """Several runs of the team on one chart per metric: pick the jobs to compare."""
+    from provisioning.selectors import resource_list
+
+    team = current_team(request)
+    jobs = list(resource_list(user=request.user, team=team, kind="training_job")[:200]) if team else []
+    picked_ids = {value for value in request.GET.getlist("run") if len(value) == 36}
+    picked = [job for job in jobs if str(job.id) in picked_ids]
+    by_metric: dict[str, list] = {}
+    for job in picked:
+        for metric, points in curves_read(_job_folder(job)).items():
+            by_metric.setdefault(metric, []).append((job.name, points))
+    charts = [{"metric": m, "svg": line_chart(m, runs), "runs": runs} for m, runs in sorted(by_metric.items())]
+    return render(
+        request,
+        "files/compare.html",
+        {
+            "team": team,
+            "jobs": jobs,
+            "picked": {str(job.id) for job in picked},
+            "charts": charts,
+        },
+    )

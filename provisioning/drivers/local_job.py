@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -32,6 +33,30 @@ def runner_argv(resource, argv: list[str], result: Path) -> list[str]:
     return [sys.executable, "-I", str(Path(jobrunner_module.__file__)), str(result), str(seconds), "--", *argv]
 
 
+def team_source(team, relative: str) -> Path:
+    """The file or folder `relative` names in the team's folder; ValueError in words when it cannot be used."""
+    from provisioning.sandbox import team_folder
+
+    parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
+    if relative.startswith("/") or ".." in parts or any("\x00" in part for part in parts) or not parts:
+        raise ValueError("Give a path inside your team folder, like projects/mnist (no '..', not starting with '/').")
+    base = Path(os.path.realpath(team_folder(team)))
+    source = Path(os.path.realpath(base.joinpath(*parts)))
+    if base not in source.parents:
+        raise ValueError("That path leads outside your team folder.")
+    if not source.exists():
+        raise ValueError(f"There is no {relative} in your team folder; upload it in Files first.")
+    return source
+
+
+def copy_into(source: Path, workdir: Path) -> None:
+    """A folder's contents, or a single file, copied into the working folder (links are copied as links)."""
+    if source.is_dir():
+        shutil.copytree(source, workdir, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, workdir / source.name)
+
+
 @register
 class LocalJobDriver(Driver):
     name = "local"
@@ -48,6 +73,11 @@ class LocalJobDriver(Driver):
         else:
             if not argv:
                 errors["command"] = "Give the command to run, for example: python train.py --epochs 10"
+        if parameters.get("start_from"):
+            try:
+                team_source(team, parameters["start_from"])
+            except ValueError as exc:
+                errors["start_from"] = str(exc)
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         if problem:
             errors["gpus"] = problem
@@ -71,6 +101,10 @@ class LocalJobDriver(Driver):
             if source.is_file() and not (workdir / source.name).exists():
                 shutil.copy(source, workdir / source.name)
                 log(f"Added the starter file {source.name} to the working folder.")
+        if resource.parameters.get("start_from"):
+            source = team_source(resource.team, resource.parameters["start_from"])
+            copy_into(source, workdir)
+            log(f"Copied {resource.parameters['start_from']} from the team folder into the working folder.")
         argv = split_command(resource.parameters.get("command"))
         env = local_process.clean_env(
             workdir,
@@ -149,6 +183,9 @@ class LocalJobDriver(Driver):
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
             log(f"Removed its folder {root}.")
+
+    def output_file(self, resource):
+        return local_process.resource_dir(resource) / "job.log"
 
     def logs(self, resource, tail: int = 200) -> str:
         return local_process.tail(local_process.resource_dir(resource) / "job.log", tail)
