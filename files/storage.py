@@ -289,12 +289,17 @@ class S3Store:
 
         if not overwrite and self._file_exists(path):
             raise PortalError("A file with that name exists here.", code="exists")
-        counted = _Counting(source)
-        config = TransferConfig(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, max_concurrency=2)
+        # One part of 8 MB at a time, read from the (seekable) temporary file: memory stays flat whatever the size.
+        config = TransferConfig(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, use_threads=False)
+        seekable = hasattr(source, "seek") and hasattr(source, "tell")
+        counted = source if seekable else _Counting(source)
         try:
             self.client.upload_fileobj(counted, self.bucket, path, Config=config)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc) from exc
+        if seekable:
+            source.seek(0, os.SEEK_END)
+            return source.tell()
         return counted.size
 
     def mkdir(self, path: str) -> None:
