@@ -96,6 +96,25 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/reject/": [("post", "LDDHS", {"reason": "no"}, None)],
     "api/v1/resources/<uuid:resource_id>/credentials/": [("get", "LOOHO", None, None)],
     "api/v1/resources/<uuid:resource_id>/logs/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/output/": [("get", "LOOHO", None, None)],
+    "resources/<uuid:resource_id>/output/download/": [("get", "LHHHH", None, None)],  # a bucket prints nothing
+    "files/": [("get", "LOOOO", None, None)],
+    "files/curves/compare/": [("get", "LOOOO", None, None)],
+    "files/curves/<uuid:resource_id>/": [("get", "LOOHO", None, None)],
+    "files/<str:key>/": [("get", "LOOHO", None, None)],
+    "files/<str:key>/download/": [("get", "LOOHO", None, None)],
+    "files/<str:key>/upload/": [("post", "LOOHO", {}, None)],
+    "files/<str:key>/mkdir/": [("post", "LOOHO", {"name": ".."}, None)],
+    "files/<str:key>/rename/": [("post", "LOOHO", {"path": "missing.txt", "new_name": "x"}, None)],
+    "files/<str:key>/delete/": [("post", "LOOHO", {"path": "missing.txt"}, None)],
+    "files/<str:key>/edit/": [("post", "LOOHO", {"path": "notes.txt", "text": "hi"}, None)],
+    "api/v1/files/": [("get", "LOOOO", None, None)],
+    "api/v1/files/<str:key>/": [("get", "LOOHO", None, None), ("delete", "LDDHD", None, None)],
+    "api/v1/files/<str:key>/download/": [("get", "LOOHO", None, None)],
+    "api/v1/files/<str:key>/upload/": [("post", "LDDHD", None, None)],
+    "api/v1/files/<str:key>/folders/": [("post", "LDDHD", {"name": ".."}, None)],
+    "api/v1/files/<str:key>/rename/": [("post", "LDDHD", {"path": "missing.txt", "new_name": "x"}, None)],
+    "api/v1/files/<str:key>/text/": [("put", "LOOHO", {"path": "notes.txt", "text": "hello"}, None)],
     "api/schema/": [("get", "OOOOO", None, None)],
     "api/docs/": [("get", "OOOOO", None, None)],
 }
@@ -161,6 +180,7 @@ def _url(route, objs):
         "<uuid:resource_id>": str(objs["resource"].pk),
         "<uuid:task_id>": str(uuid.uuid4()),
         "<str:action>": "delete",
+        "<str:key>": "team-team-a",
         "<slug:step_id>": "first",
     }
     url = "/" + route + ("?q=tool" if "search/" in route else "")
