@@ -292,15 +292,16 @@ class S3Store:
         # One part of 8 MB at a time, read from the (seekable) temporary file: memory stays flat whatever the size.
         config = TransferConfig(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, use_threads=False)
         seekable = hasattr(source, "seek") and hasattr(source, "tell")
+        if seekable:  # the size first: the transfer manager may close the file when it is done
+            start = source.tell()
+            size = source.seek(0, os.SEEK_END) - start
+            source.seek(start)
         counted = source if seekable else _Counting(source)
         try:
             self.client.upload_fileobj(counted, self.bucket, path, Config=config)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc) from exc
-        if seekable:
-            source.seek(0, os.SEEK_END)
-            return source.tell()
-        return counted.size
+        return size if seekable else counted.size
 
     def mkdir(self, path: str) -> None:
         if self.exists(path):
