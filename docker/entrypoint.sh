@@ -10,7 +10,7 @@ case "$role" in
       --workers "${GUNICORN_WORKERS:-2}" --threads 4 --timeout 60 --access-logfile -
     ;;
   worker)
-    exec celery -A portal worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}"
+    exec celery -A portal worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${CELERY_WORKER_CONCURRENCY:-2}" --queues "${CELERY_QUEUES:-operations,control,previews}"
     ;;
   beat)
     exec celery -A portal beat --loglevel "${LOG_LEVEL:-INFO}" --schedule /data/celerybeat-schedule

@@ -1,8 +1,9 @@
 """`make run`: the whole portal on one machine, in the foreground.
 
 Starts the embedded PostgreSQL and Redis servers (unless DATABASE_URL / REDIS_URL are set), applies migrations,
-loads the initial data, then runs the web server (gunicorn), a Celery worker and Celery beat. Ctrl-C or SIGTERM
-stops all of them and the embedded servers; the data folder keeps everything for the next start.
+loads the initial data, then runs the web server (gunicorn), Celery workers (one for the `operations` queue, one
+for `control` and `previews`) and Celery beat. Ctrl-C or SIGTERM stops all of them and the embedded servers; the
+data folder keeps everything for the next start.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ def run() -> int:
             str(settings.CELERY_WORKER_CONCURRENCY),
             "--hostname",
             "worker@%h",
+            "--queues",
+            "operations",
+        ],
+        # The control loop and previews have their own worker, so slow operations never hold them up.
+        "worker-control": [
+            _bin("celery"),
+            "-A",
+            "portal",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            "control@%h",
+            "--queues",
+            "control,previews",
         ],
         "beat": [
             _bin("celery"),

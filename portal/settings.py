@@ -225,6 +225,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery
+from kombu import Queue as _KombuQueue  # noqa: E402
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_SERIALIZER = "json"
@@ -240,6 +242,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
 # The beat schedule is gathered from each app's `tasks.BEAT_SCHEDULE` (portal/celery.py).
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
+# Queues (issue 13): user operations, the form's previews, and `control` (the control loop and every task not
+# routed), so a slow driver never starves reconcile or a delete. `make run` starts a worker for each.
+CELERY_TASK_DEFAULT_QUEUE = "control"
+CELERY_TASK_ROUTES = {
+    "provisioning.operation_run": {"queue": "operations"},
+    "provisioning.preview": {"queue": "previews"},
+}
+CELERY_TASK_QUEUES = [_KombuQueue(name) for name in ("operations", "control", "previews")]
 
 # Provisioning
 # The server where `postgres-database` resources are made (default: the portal's own server).
@@ -265,8 +275,10 @@ NOTEBOOK_PUBLIC_HOST = env.str("NOTEBOOK_PUBLIC_HOST", default="localhost")
 NOTEBOOK_BIND_ADDRESS = env.str("NOTEBOOK_BIND_ADDRESS", default="127.0.0.1")
 # Warn the owner this many minutes before an idle notebook is stopped.
 NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default=10)
-# How often running jobs and notebooks are checked (seconds).
-POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=5)
+# How often the control loop polls what is in motion: being created, starting, running (seconds).
+POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=2)
+# Warn an owner this many hours before their resource reaches its expiry date.
+EXPIRY_WARNING_HOURS = env.int("EXPIRY_WARNING_HOURS", default=24)
 
 # Files (the file browser)
 # S3 downloads go straight from the storage server through short-lived presigned addresses (the browser must reach
@@ -282,7 +294,7 @@ TERRAFORM_STATE_URL = env.str("TERRAFORM_STATE_URL", default="") or DATABASE_URL
 TERRAFORM_STATE_SCHEMA = env.str("TERRAFORM_STATE_SCHEMA", default="terraform_state")
 # A Terraform CLI configuration file (provider mirror, plugin cache for air-gapped sites); default: ours, empty.
 TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")
-# Folders Keepers may point Terraform templates at, besides provisioning/terraform/modules/.
+# Folders Keepers may point Terraform templates at, besides provisioning/drivers/terraform/modules/.
 TERRAFORM_MODULE_PATHS = env.list("TERRAFORM_MODULE_PATHS", default=[])
 DRIFT_CHECK_INTERVAL_SECONDS = env.int("DRIFT_CHECK_INTERVAL_SECONDS", default=3600)
 
@@ -295,7 +307,7 @@ KUBERNETES_CONTEXT = env.str("KUBERNETES_CONTEXT", default="")
 KUBERNETES_INGRESS_HOST = env.str("KUBERNETES_INGRESS_HOST", default="")
 KUBERNETES_INGRESS_CLASS = env.str("KUBERNETES_INGRESS_CLASS", default="")
 KUBERNETES_INGRESS_SCHEME = env.str("KUBERNETES_INGRESS_SCHEME", default="https")
-# How long a notebook or job may wait for its pod before the operation fails (pulling big images takes minutes).
+# How long a notebook may wait for its pod before it fails (pulling big images takes minutes); the control loop checks.
 KUBERNETES_START_TIMEOUT_SECONDS = env.int("KUBERNETES_START_TIMEOUT_SECONDS", default=900)
 # How long a pod may stay unschedulable (no node with room or GPUs) before the request fails with that reason.
 KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS = env.int("KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS", default=600)

@@ -30,6 +30,7 @@ api_v1 = [
     path("resources/<uuid:resource_id>/retry/", provisioning_api.resource_retry, name="api-resource-retry"),
     path("resources/<uuid:resource_id>/cancel/", provisioning_api.resource_cancel, name="api-resource-cancel"),
     path("resources/<uuid:resource_id>/reapply/", provisioning_api.resource_reapply, name="api-resource-reapply"),
+    path("resources/<uuid:resource_id>/forget/", provisioning_api.resource_forget, name="api-resource-forget"),
     path("resources/<uuid:resource_id>/approve/", provisioning_api.resource_approve, name="api-resource-approve"),
     path("resources/<uuid:resource_id>/reject/", provisioning_api.resource_reject, name="api-resource-reject"),
     path(

@@ -8,11 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.errors import NotFound, PortalError
-from portal.models import Team
 from portal.permissions import teams_visible_to
 from provisioning import selectors, services
+from provisioning.actions import ACTIONS, action_run, request_team, resource_by_idempotency_key
 from provisioning.drivers import DriverError, get_driver
 from provisioning.models import State
+from provisioning.policy import allowed_actions
 from provisioning.serializers import (
     CredentialsSerializer,
     DecisionSerializer,
@@ -41,27 +42,6 @@ class TemplateDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         return selectors.template_get(slug=self.kwargs["slug"])
-
-
-def _team_for(user, slug: str | None) -> Team:
-    teams = teams_visible_to(user)
-    if slug:
-        team = teams.filter(slug=slug).first()
-        if team is None:
-            raise PortalError(
-                f"You are not a member of a team '{slug}'.",
-                code="unknown_team",
-                fields={"team": "Not one of your teams."},
-            )
-        return team
-    mine = list(Team.objects.filter(memberships__user=user)[:2])
-    if len(mine) == 1:
-        return mine[0]
-    raise PortalError(
-        'Say which team this is for: add "team": "<slug>" (GET /api/v1/me/ lists yours).',
-        code="team_required",
-        fields={"team": "Required when you are in several teams (or none)."},
-    )
 
 
 class ResourceListCreate(generics.ListCreateAPIView):
@@ -102,21 +82,15 @@ class ResourceListCreate(generics.ListCreateAPIView):
         data = ResourceCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "")[:100]
-        if key:
-            existing = (
-                selectors.resource_list(user=request.user, include_deleted=True)
-                .filter(owner=request.user, idempotency_key=key)
-                .first()
-            )
-            if existing:
-                return Response(ResourceSerializer(existing).data, status=status.HTTP_200_OK)
+        if existing := resource_by_idempotency_key(owner=request.user, key=key):
+            return Response(ResourceSerializer(existing).data, status=status.HTTP_200_OK)
         try:
             template = selectors.template_get(slug=data.validated_data["template"])
         except NotFound as exc:
             raise PortalError(exc.message, code="unknown_template", fields={"template": "Unknown template."}) from None
         resource = services.resource_request(
             template=template,
-            team=_team_for(request.user, data.validated_data.get("team")),
+            team=request_team(request.user, slug=data.validated_data.get("team")),
             owner=request.user,
             name=data.validated_data["name"],
             parameters=data.validated_data["parameters"],
@@ -138,7 +112,7 @@ class ResourceDetail(APIView):
         context = {
             "events": selectors.resource_timeline(resource),
             "operations": selectors.resource_operations(resource),
-            "actions": services.allowed_actions(resource, request.user),
+            "actions": allowed_actions(resource, request.user),
         }
         return Response(ResourceDetailSerializer(resource, context=context).data)
 
@@ -150,16 +124,9 @@ class ResourceDetail(APIView):
         return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _action_view(action: str, doc: str, with_reason: bool = False):
-    service = {
-        "stop": services.resource_stop,
-        "start": services.resource_start,
-        "retry": services.resource_retry,
-        "cancel": services.resource_cancel,
-        "reapply": services.resource_reapply,
-        "approve": services.resource_approve,
-        "reject": services.resource_reject,
-    }[action]
+def _action_view(action: str):
+    entry = ACTIONS[action]
+    with_reason, doc = entry.with_reason, entry.doc
 
     class ActionView(APIView):
         @extend_schema(
@@ -170,12 +137,12 @@ def _action_view(action: str, doc: str, with_reason: bool = False):
         )
         def post(self, request, resource_id):
             resource = selectors.resource_get(user=request.user, resource_id=resource_id)
-            kwargs = {"resource": resource, "user": request.user, "request": request}
+            reason = ""
             if with_reason:
                 decision = DecisionSerializer(data=request.data)
                 decision.is_valid(raise_exception=True)
-                kwargs["reason"] = decision.validated_data["reason"]
-            resource = service(**kwargs)
+                reason = decision.validated_data["reason"]
+            resource = action_run(action=action, resource=resource, user=request.user, request=request, reason=reason)
             return Response(ResourceSerializer(resource).data, status=status.HTTP_202_ACCEPTED)
 
     ActionView.__name__ = f"Resource{action.capitalize()}"
@@ -183,15 +150,14 @@ def _action_view(action: str, doc: str, with_reason: bool = False):
     return ActionView.as_view()
 
 
-resource_stop = _action_view("stop", "Stop the resource, keeping its data (notebooks).")
-resource_start = _action_view("start", "Start a stopped resource again.")
-resource_retry = _action_view("retry", "Run the action that failed again.")
-resource_cancel = _action_view("cancel", "End a running or queued job; its log and folder are kept.")
-resource_reapply = _action_view("reapply", "Apply the template again (Terraform), e.g. to undo drift.")
-resource_approve = _action_view("approve", "Keepers: approve a request that waits for approval.", with_reason=True)
-resource_reject = _action_view(
-    "reject", "Keepers: reject a request, with a reason the requester sees.", with_reason=True
-)
+resource_stop = _action_view("stop")
+resource_start = _action_view("start")
+resource_retry = _action_view("retry")
+resource_cancel = _action_view("cancel")
+resource_reapply = _action_view("reapply")
+resource_forget = _action_view("forget")
+resource_approve = _action_view("approve")
+resource_reject = _action_view("reject")
 
 
 class ResourceCredentials(APIView):

@@ -7,7 +7,7 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self):
         from portal.health import register_check
-        from provisioning import kube
+        from provisioning.drivers.kubernetes import client as kube
 
         # /readyz reports the cluster only when one is configured.
         register_check("kubernetes", kube.check_ready, when=kube.configured)

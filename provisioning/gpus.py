@@ -102,12 +102,13 @@ def allocate(resource: Resource, count: int) -> Allocation:
 
 
 def waiting_before(resource: Resource) -> list:
-    """Resources queued for GPUs before this one (first come, first served)."""
-    return list(
-        Resource.objects.filter(state=State.QUEUED, created_at__lt=resource.created_at)
-        .exclude(pk=resource.pk)
-        .values_list("pk", flat=True)
-    )
+    """Resources queued for GPUs before this one: first come (by the time each joined the queue), first served.
+
+    A resource not yet in the queue (it asks for the first time) comes after everything that waits."""
+    waiting = Resource.objects.filter(state=State.QUEUED, queued_at__isnull=False).exclude(pk=resource.pk)
+    if resource.queued_at is not None and resource.state == State.QUEUED:
+        waiting = waiting.filter(queued_at__lt=resource.queued_at)
+    return list(waiting.values_list("pk", flat=True))
 
 
 def release(resource: Resource) -> int:
@@ -117,3 +118,18 @@ def release(resource: Resource) -> int:
 
 def held_by(resource: Resource) -> list[int]:
     return sorted(GpuAllocation.objects.filter(resource=resource).values_list("gpu", flat=True))
+
+
+def queue_advance() -> int:
+    """Give waiting resources another try, in the order they joined the queue (each keeps its place)."""
+    from provisioning.doorbell import enqueue
+    from provisioning.models import Operation, OperationState
+
+    waiting = Operation.objects.filter(state=OperationState.QUEUED, resource__state=State.QUEUED).order_by(
+        "resource__queued_at", "resource__created_at", "id"
+    )
+    count = 0
+    for operation in waiting:
+        enqueue(operation)
+        count += 1
+    return count

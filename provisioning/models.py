@@ -11,48 +11,15 @@ from django.utils import timezone
 from catalog.models import ResourceKind, Template
 from portal.crypto import decrypt_json, encrypt_json
 from portal.models import Team
-
-
-class State(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    AWAITING_APPROVAL = "awaiting_approval", "Waiting for approval"
-    REJECTED = "rejected", "Rejected"
-    QUEUED = "queued", "Queued"
-    PROVISIONING = "provisioning", "Being created"
-    READY = "ready", "Ready"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    STOPPING = "stopping", "Stopping"
-    STOPPED = "stopped", "Stopped"
-    STARTING = "starting", "Starting"
-    FAILED = "failed", "Failed"
-    DELETING = "deleting", "Being deleted"
-    DELETED = "deleted", "Deleted"
-
-
-# States in which something is happening and the page should keep refreshing.
-BUSY_STATES = {
-    State.REQUESTED,
-    State.QUEUED,
-    State.PROVISIONING,
-    State.RUNNING,
-    State.STOPPING,
-    State.STARTING,
-    State.DELETING,
-}
-# States in which the resource holds capacity (counted against quotas).
-ACTIVE_STATES = {
-    State.REQUESTED,
-    State.AWAITING_APPROVAL,
-    State.QUEUED,
-    State.PROVISIONING,
-    State.READY,
-    State.RUNNING,
-    State.STOPPING,
-    State.STARTING,
-    State.FAILED,
-    State.STOPPED,
-}
+from provisioning.states import (  # noqa: E402,F401  (the states live in their own leaf module)
+    ACTIVE_STATES,
+    BUSY_STATES,
+    TERMINAL_OPERATION_STATES,
+    Action,
+    OperationState,
+    State,
+    check_transition,
+)
 
 
 class ResourceQuerySet(models.QuerySet):
@@ -81,6 +48,8 @@ class Resource(models.Model):
     idempotency_key = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # When it joined the GPU queue: its place in line, kept across every retry and reconcile.
+    queued_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -114,6 +83,7 @@ class Resource(models.Model):
     def save(self, *args, **kwargs):
         """Every state write goes through here; listeners hear of a change once it commits (portal.signals)."""
         old_state = getattr(self, "_saved_state", None)
+        check_transition(old_state, self.state)
         super().save(*args, **kwargs)
         if old_state != self.state:
             from portal.signals import resource_state_changed, send_after_commit
@@ -149,31 +119,6 @@ class Resource(models.Model):
     @property
     def has_secrets(self) -> bool:
         return bool(self.secrets_encrypted)
-
-
-class Action(models.TextChoices):
-    CREATE = "create", "Create"
-    STOP = "stop", "Stop"
-    START = "start", "Start"
-    DELETE = "delete", "Delete"
-    APPLY = "apply", "Re-apply"
-
-
-class OperationState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    ERRORED = "errored", "Errored"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-TERMINAL_OPERATION_STATES = {
-    OperationState.SUCCEEDED,
-    OperationState.FAILED,
-    OperationState.ERRORED,
-    OperationState.CANCELLED,
-}
 
 
 class Operation(models.Model):

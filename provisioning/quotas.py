@@ -5,23 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from provisioning.drivers import DriverError, get_driver
-from provisioning.models import ACTIVE_STATES, Resource, State
+from provisioning.models import Resource
+from provisioning.states import ACTIVE_STATES, GPU_HOLDING_STATES  # noqa: F401  (GPU_HOLDING_STATES re-exported)
 
 QUOTA_FIELDS = {
     "notebooks": ("max_notebooks", "notebooks"),
     "gpus": ("max_gpus", "GPUs"),
     "storage_gb": ("max_storage_gb", "GB of storage"),
     "databases": ("max_databases", "databases"),
-}
-# GPUs are held only while something runs; stopped notebooks and ended jobs give them back.
-GPU_HOLDING_STATES = {
-    State.REQUESTED,
-    State.AWAITING_APPROVAL,
-    State.QUEUED,
-    State.PROVISIONING,
-    State.READY,
-    State.RUNNING,
-    State.STARTING,
 }
 
 

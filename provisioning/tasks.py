@@ -1,13 +1,25 @@
-"""Thin Celery tasks: take an id, call one service, retry with backoff when told to."""
+"""Thin Celery tasks: take an id, call one function, retry with backoff when told to; the beat schedule beside them.
+
+Queues (routes in portal/settings.py, CELERY_TASK_ROUTES): `operations` for user operations (operation_run),
+`previews` for the form's Preview, `control` (the default queue) for the control loop, so a slow driver can never
+starve reconcile, polling or a delete's doorbell.
+"""
 
 from celery import shared_task
 from django.conf import settings
 
-from provisioning import services
+from provisioning import control, engine, services
 
 # Run by `celery beat` (gathered in portal/celery.py).
 BEAT_SCHEDULE = {
     "reconcile": {"task": "provisioning.reconcile", "schedule": float(settings.RECONCILE_INTERVAL_SECONDS)},
+    "poll-running": {
+        "task": "provisioning.poll_running",
+        "schedule": float(settings.POLL_INTERVAL_SECONDS),
+        # A poll that could not run in time is replaced by the next one, never piled up.
+        "options": {"expires": max(1.0, float(settings.POLL_INTERVAL_SECONDS))},
+    },
+    "drift-check": {"task": "provisioning.drift_check", "schedule": float(settings.DRIFT_CHECK_INTERVAL_SECONDS)},
 }
 
 
@@ -21,7 +33,7 @@ BEAT_SCHEDULE = {
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
 )
 def operation_run(self, operation_id: int) -> str:
-    outcome = services.operation_execute(operation_id=operation_id, worker=self.request.hostname or "worker")
+    outcome = engine.operation_execute(operation_id=operation_id, worker=self.request.hostname or "worker")
     if outcome == "wait":  # an earlier operation of the same resource is still running
         raise self.retry(countdown=3)
     if outcome == "retry":  # a retryable driver error: back off
@@ -31,17 +43,17 @@ def operation_run(self, operation_id: int) -> str:
 
 @shared_task(name="provisioning.reconcile", soft_time_limit=120, time_limit=180)
 def reconcile() -> dict:
-    return services.reconcile()
+    return control.reconcile()
 
 
 @shared_task(name="provisioning.poll_running", soft_time_limit=60, time_limit=90, expires=30)
 def poll_running() -> int:
-    return services.poll_running()
+    return control.poll_running()
 
 
 @shared_task(name="provisioning.drift_check", soft_time_limit=1800, time_limit=1900, expires=600)
 def drift_check() -> dict:
-    return services.drift_check()
+    return control.drift_check()
 
 
 @shared_task(name="provisioning.preview", soft_time_limit=300, time_limit=330)

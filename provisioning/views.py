@@ -15,11 +15,13 @@ from catalog.models import ResourceKind
 from portal.errors import NotAllowed, NotFound, PortalError
 from portal.selectors import current_team
 from provisioning import selectors, services
+from provisioning.actions import ACTIONS, action_run, preview_enqueue
 from provisioning.drivers import DriverError, get_driver
 from provisioning.folders import files_key
 from provisioning.forms import ResourceForm, initial_from
 from provisioning.models import State
 from provisioning.output import output_read, output_tail
+from provisioning.policy import allowed_actions
 from provisioning.quotas import quota_summary
 
 
@@ -139,7 +141,7 @@ def _detail_context(request, resource):
         "events": selectors.resource_timeline(resource),
         "operations": operations,
         "operation": selectors.operation_latest(resource),
-        "actions": services.allowed_actions(resource, request.user),
+        "actions": allowed_actions(resource, request.user),
         "output_tail": output_tail(resource),
         "files_key": files_key(resource),
         "folder_outputs": FOLDER_OUTPUTS,
@@ -169,33 +171,23 @@ def resource_live(request, resource_id):
     return render(request, "provisioning/_resource_live.html", _detail_context(request, resource))
 
 
-ACTIONS = {
-    "stop": (services.resource_stop, "Stopping '{name}'. Your files are kept."),
-    "cancel": (services.resource_cancel, "Cancelling '{name}'."),
-    "reapply": (services.resource_reapply, "Applying '{name}' again."),
-    "start": (services.resource_start, "Starting '{name}' again."),
-    "retry": (services.resource_retry, "Trying '{name}' again."),
-    "delete": (services.resource_delete, "Deleting '{name}'."),
-    "approve": (services.resource_approve, "Approved '{name}'; it is being created."),
-    "reject": (services.resource_reject, "Rejected '{name}'; the requester sees your reason."),
-}
-
-
 @require_POST
 def resource_action(request, resource_id, action):
     resource = _resource_or_404(request, resource_id)
     if action not in ACTIONS:
         raise Http404("No such action")
-    service, done = ACTIONS[action]
-    kwargs = {"resource": resource, "user": request.user, "request": request}
-    if action in ("approve", "reject"):
-        kwargs["reason"] = request.POST.get("reason", "").strip()
     try:
-        service(**kwargs)
+        action_run(
+            action=action,
+            resource=resource,
+            user=request.user,
+            request=request,
+            reason=request.POST.get("reason", "").strip(),
+        )
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, done.format(name=resource.name))
+        messages.success(request, ACTIONS[action].done.format(name=resource.name))
     if action == "delete" and not request.htmx:
         return redirect(request.POST.get("next") or reverse("provisioning:detail", args=[resource.id]))
     return redirect("provisioning:detail", resource_id=resource.id)
@@ -247,10 +239,10 @@ def resource_preview(request, slug):
 
         text = preview_now(template=template, team=team, name=form.cleaned_data["name"], parameters=form.parameters())
         return render(request, "provisioning/_preview.html", {"text": text})
-    from provisioning.tasks import preview
-
-    task = preview.delay(template.id, team.id, request.user.id, form.cleaned_data["name"], form.parameters())
-    return render(request, "provisioning/_preview.html", {"task_id": task.id})
+    task_id = preview_enqueue(
+        template=template, team=team, user=request.user, name=form.cleaned_data["name"], parameters=form.parameters()
+    )
+    return render(request, "provisioning/_preview.html", {"task_id": task_id})
 
 
 def resource_preview_result(request, task_id):
@@ -273,9 +265,9 @@ def keeper_modules(request):
 
     from catalog.models import ResourceKind
     from portal.permissions import is_keeper
-    from provisioning.terraform.engine import TerraformError
-    from provisioning.terraform.schema import module_schema
-    from provisioning.terraform.templates import available_modules, template_from_module
+    from provisioning.drivers.terraform.engine import TerraformError
+    from provisioning.drivers.terraform.schema import module_schema
+    from provisioning.drivers.terraform.templates import available_modules, template_from_module
 
     if not is_keeper(request.user):
         raise PermissionDenied

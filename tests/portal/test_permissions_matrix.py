@@ -92,6 +92,7 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/retry/": [("post", "LSSHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/cancel/": [("post", "LSSHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/reapply/": [("post", "LSSHS", {}, None)],
+    "api/v1/resources/<uuid:resource_id>/forget/": [("post", "LDDHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/approve/": [("post", "LDDHS", {}, None)],
     "api/v1/resources/<uuid:resource_id>/reject/": [("post", "LDDHS", {"reason": "no"}, None)],
     "api/v1/resources/<uuid:resource_id>/credentials/": [("get", "LOOHO", None, None)],

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from provisioning import gpus, services
+from provisioning import control, gpus, services
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 
@@ -42,7 +42,7 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     notebook = wait_for(notebook, State.STOPPED)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert client.post(f"/api/v1/resources/{notebook.pk}/start/").status_code == 202
-    notebook = wait_for(notebook, State.READY, timeout=15)
+    notebook = wait_for(notebook, State.READY, timeout=60)
     assert (workdir / "analysis.txt").read_text() == "kept across stop and start"
     new_pid = notebook.driver_state["pid"]
 
@@ -54,15 +54,18 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
 
 def test_a_killed_notebook_is_noticed_and_start_brings_it_back(live_worker, templates, api, alice):
     client = api(alice)
-    notebook = wait_for(api_create(client, "jupyter-notebook", "nb2"), State.READY, timeout=15)
+    notebook = wait_for(api_create(client, "jupyter-notebook", "nb2"), State.READY, timeout=60)
     os.killpg(notebook.driver_state["pid"], signal.SIGKILL)
-    time.sleep(0.5)
-    services.reconcile()
+    deadline = time.monotonic() + 30
+    while Resource.objects.get(pk=notebook.pk).state != State.FAILED:  # the loop notices on its next poll
+        assert time.monotonic() < deadline, "reconcile never noticed the killed notebook"
+        control.reconcile()
+        time.sleep(0.2)
     notebook = wait_for(notebook, State.FAILED)
     assert "stopped unexpectedly" in notebook.status_message
     assert "start" in services.allowed_actions(notebook, alice)
     client.post(f"/api/v1/resources/{notebook.pk}/start/")
-    notebook = wait_for(notebook, State.READY, timeout=15)
+    notebook = wait_for(notebook, State.READY, timeout=60)
     client.delete(f"/api/v1/resources/{notebook.pk}/")
     wait_for(notebook, State.DELETED)
 
@@ -71,7 +74,7 @@ def test_a_running_notebook_is_adopted_after_a_restart(live_worker, templates, a
     """A new worker applying again finds the server still running and keeps it (no second server)."""
     from provisioning.drivers import get_driver
 
-    notebook = wait_for(api_create(api(alice), "jupyter-notebook", "nb3"), State.READY, timeout=15)
+    notebook = wait_for(api_create(api(alice), "jupyter-notebook", "nb3"), State.READY, timeout=60)
     live_worker.stop()
     live_worker.start()
     lines = []
@@ -93,11 +96,11 @@ def test_idle_notebook_is_warned_then_stopped(live_worker, templates, api, alice
     # The notebook's own last activity is "now"; pretend the portal saw it 25 minutes ago by shifting the clock
     # of the rule rather than the server: a 30-minute timeout with a 10-minute warning.
     Resource.objects.filter(pk=notebook.pk).update(last_activity_at=timezone.now() - timedelta(minutes=25))
-    services._cull_idle(Resource.objects.get(pk=notebook.pk))
+    control.cull_idle(Resource.objects.get(pk=notebook.pk))
     notebook.refresh_from_db()
     assert "will be stopped at" in notebook.warning
     Resource.objects.filter(pk=notebook.pk).update(last_activity_at=timezone.now() - timedelta(minutes=31))
-    services._cull_idle(Resource.objects.get(pk=notebook.pk))
+    control.cull_idle(Resource.objects.get(pk=notebook.pk))
     notebook = wait_for(notebook, State.STOPPED)
     assert notebook.events.filter(message__contains="unused for 30 minutes").exists()
     services.resource_delete(resource=notebook, user=alice)
@@ -110,7 +113,7 @@ def test_default_training_job_succeeds_with_metrics(live_worker, templates, api,
     job = wait_for(job, State.RUNNING, timeout=10)
     deadline = time.monotonic() + 60
     while Resource.objects.get(pk=job.pk).state == State.RUNNING and time.monotonic() < deadline:
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.5)
     job = wait_for(job, State.SUCCEEDED, timeout=1)
     assert job.outputs["exit_code"] == 0
@@ -129,7 +132,7 @@ def _finish(job, timeout=30):
         Resource.objects.get(pk=job.pk).state in (State.RUNNING, State.REQUESTED, State.PROVISIONING)
         and time.monotonic() < deadline
     ):
-        services.poll_running()
+        control.poll_running()
         time.sleep(0.2)
     return Resource.objects.get(pk=job.pk)
 
@@ -159,14 +162,19 @@ def test_cancel_ends_the_whole_process_group(live_worker, templates, api, alice)
     job = api_create(
         client, "training-job", "cancel-me", command='python -c \'import subprocess; subprocess.run(["sleep", "300"])\''
     )
-    job = wait_for(job, State.RUNNING)
-    time.sleep(1)
+    job = wait_for(job, State.RUNNING, timeout=60)
+    deadline = time.monotonic() + 30
+    while not any(c.name() == "sleep" for c in psutil.Process(job.driver_state["pid"]).children(recursive=True)):
+        assert time.monotonic() < deadline, "the job's child process never started"
+        time.sleep(0.1)
     children = psutil.Process(job.driver_state["pid"]).children(recursive=True)
-    assert any(c.name() == "sleep" for c in children)
     assert client.post(f"/api/v1/resources/{job.pk}/cancel/").status_code == 202
-    job = wait_for(job, [State.STOPPED, State.FAILED], timeout=20)
-    time.sleep(0.5)
-    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+    job = wait_for(job, State.CANCELLED, timeout=60)
+    assert "start" not in services.allowed_actions(job, alice)  # a cancelled job is not "stopped; start it again"
+    deadline = time.monotonic() + 20
+    while any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
+        assert time.monotonic() < deadline, "the job's processes outlived the cancel"
+        time.sleep(0.1)
 
 
 def test_jobs_wait_for_gpus_in_order(live_worker, templates, api, alice, team_a):

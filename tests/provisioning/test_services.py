@@ -4,7 +4,7 @@ import pytest
 
 from portal.errors import NotAllowed, PortalError
 from portal.models import AuditEvent
-from provisioning import services
+from provisioning import control, services
 from provisioning.models import Operation, Resource, State
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_request_writes_resource_queued_operation_and_audit(
     assert [op.action for op in resource.operations.all()] == ["create"]
     assert resource.operations.get().state == "queued"
     # The doorbell rings only after commit (the other callback tells listeners of the new request).
-    assert [callback.__qualname__ for callback in callbacks].count("_enqueue.<locals>.<lambda>") == 1
+    assert [callback.__qualname__ for callback in callbacks].count("enqueue.<locals>.<lambda>") == 1
     assert AuditEvent.objects.filter(action="resource.request", target_id=str(resource.pk)).exists()
     assert resource.events.count() == 1
 
@@ -197,9 +197,9 @@ def test_reconcile_deletes_expired_resources(templates, team_a, alice):
 
     resource = _request(templates, team_a, alice, expires_in_days=1)
     Resource.objects.filter(pk=resource.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    report = services.reconcile()
+    report = control.reconcile()
     resource.refresh_from_db()
     assert report["expired"] == 1
     assert resource.state == State.DELETING
     assert resource.events.filter(message__contains="reached its expiry date").exists()
-    assert services.reconcile()["expired"] == 0  # once
+    assert control.reconcile()["expired"] == 0  # once

@@ -9,12 +9,12 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Template
-from provisioning import services
+from provisioning import control, services
+from provisioning.drivers.terraform.engine import MODULES_DIR, TerraformError, Workspace, fmt_check, terraform_env
+from provisioning.drivers.terraform.schema import module_schema
+from provisioning.drivers.terraform.templates import template_from_module
 from provisioning.forms import ResourceForm
 from provisioning.models import Event, Operation, Resource, State
-from provisioning.terraform.engine import MODULES_DIR, TerraformError, Workspace, fmt_check, terraform_env
-from provisioning.terraform.schema import module_schema
-from provisioning.terraform.templates import template_from_module
 from tests.conftest import wait_for
 
 FIXTURE = Path(settings.BASE_DIR) / "tests" / "fixtures" / "terraform" / "every-type"
@@ -254,8 +254,11 @@ def test_a_worker_killed_mid_apply_is_recovered(live_worker, every_type, api, al
         time.sleep(0.2)
     live_worker.kill()
     live_worker.start()
-    time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
-    assert services.reconcile()["taken_over"] == 1
+    deadline = time.monotonic() + settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 120
+    while not (taken_over := control.reconcile()["taken_over"]):  # once its heartbeat is stale
+        assert time.monotonic() < deadline, "reconcile never took the dead worker's operation over"
+        time.sleep(0.2)
+    assert taken_over == 1
     resource = wait_for(resource, State.READY, timeout=90)
     assert _state_rows(resource.driver_state["workspace"]) == 1
     services.resource_delete(resource=resource, user=alice)
@@ -271,17 +274,18 @@ def test_drift_is_found_and_reapply_fixes_it(live_worker, templates, api, alice)
         format="json",
     ).json()
     resource = wait_for(Resource(pk=created["id"]), State.READY, timeout=60)
-    assert services.drift_check()["drifted"] == 0
+    assert control.drift_check()["drifted"] == 0
     # What the state says no longer matches what the resource should be (here: its input changed under it).
     Resource.objects.filter(pk=resource.pk).update(parameters={**resource.parameters, "label": "after"})
-    assert services.drift_check()["drifted"] == 1
+    report = control.drift_check()
+    assert report["drifted"] == 0 and report["template_changed"] == 1  # not drift of the infrastructure
     resource.refresh_from_db()
-    assert resource.warning.startswith("Drift:") and "1 to change" in resource.warning
+    assert resource.warning.startswith("The template changed") and "1 to change" in resource.warning
     assert "reapply" in services.allowed_actions(resource, alice)
     assert client.post(f"/api/v1/resources/{resource.pk}/reapply/").status_code == 202
     resource = wait_for(resource, State.READY, timeout=60)
     assert resource.outputs["label"] == "after" and resource.warning == ""
-    assert services.drift_check()["drifted"] == 0
+    assert control.drift_check() == {"checked": 1, "drifted": 0, "template_changed": 0}
     services.resource_delete(resource=resource, user=alice)
     wait_for(resource, State.DELETED, timeout=60)
 
@@ -343,3 +347,57 @@ def test_preview_button_for_a_terraform_template_runs_a_plan_on_a_worker(live_wo
         time.sleep(0.5)
         page = client.get(f"/resources/preview/{task}/").content.decode()
     assert "Plan: 2 to add, 0 to change, 0 to destroy." in page
+
+
+def test_the_workers_soft_time_limit_cancels_terraform(tmp_path, db):
+    """Celery's soft time limit raises SoftTimeLimitExceeded in the running task (a signal, as here): Terraform is
+    cancelled at once and says so, never left running without us."""
+    import signal
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    lines = []
+    workspace = Workspace(
+        key="r-soft-limit-test",
+        module=FIXTURE,
+        folder=tmp_path / "ws",
+        variables={"label": "slow", "tier": "large", "secret": "s"},
+        log=lines.append,
+    )
+    workspace.prepare()
+
+    def soft_limit(signum, frame):
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    try:
+        with terraform_env():
+            workspace.init()
+            started = time.monotonic()
+            signal.alarm(3)
+            with pytest.raises(SoftTimeLimitExceeded):
+                workspace.apply(time_limit=600)
+            signal.alarm(0)
+            assert time.monotonic() - started < 25  # well before the 30 s the module sleeps
+            assert any("Terraform was cancelled" in line for line in lines)
+            workspace.apply(time_limit=120, destroy=True)
+            workspace.delete_workspace()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_template_time_limit_above_the_workers_raises_the_tasks_limit(templates, team_a, alice):
+    from provisioning.doorbell import time_limits
+
+    template = templates["terraform-example"]
+    template.time_limit_minutes = 45
+    template.save()
+    resource = services.resource_request(
+        template=template, team=team_a, owner=alice, name="long", parameters={"label": "long"}
+    )
+    soft, hard = time_limits(resource.operations.get())
+    assert soft >= 45 * 60 + 60 and hard > soft
+    template.time_limit_minutes = 1
+    template.save()
+    assert time_limits(resource.operations.get())[0] == settings.CELERY_TASK_SOFT_TIME_LIMIT

@@ -6,8 +6,8 @@ import yaml
 from django.core.management import BaseCommand
 
 from catalog.models import Template
-from provisioning.terraform.engine import module_path
-from provisioning.terraform.schema import module_schema
+from provisioning.drivers.terraform.engine import module_path
+from provisioning.drivers.terraform.schema import module_schema
 
 DEFAULTS = Path(__file__).resolve().parents[2] / "default_templates.yaml"
 KUBE_PROFILES = Path(__file__).resolve().parents[2] / "kube_profiles.yaml"

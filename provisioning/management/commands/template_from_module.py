@@ -3,8 +3,8 @@ import json
 from django.core.management import BaseCommand, CommandError
 
 from catalog.models import ResourceKind
-from provisioning.terraform.engine import TerraformError
-from provisioning.terraform.templates import template_from_module
+from provisioning.drivers.terraform.engine import TerraformError
+from provisioning.drivers.terraform.templates import template_from_module
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "path", help="module folder (under provisioning/terraform/modules or TERRAFORM_MODULE_PATHS)"
+            "path", help="module folder (under provisioning/drivers/terraform/modules or TERRAFORM_MODULE_PATHS)"
         )
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", default="")

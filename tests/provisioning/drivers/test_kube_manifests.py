@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 from portal.models import Team
-from provisioning.drivers.kube_manifests import ManifestError, job_manifest, namespace_manifest, notebook_manifests
+from provisioning.drivers.kubernetes.manifests import (
+    ManifestError,
+    job_manifest,
+    namespace_manifest,
+    notebook_manifests,
+)
 from provisioning.models import Resource
 
 PROFILES = yaml.safe_load((Path(__file__).resolve().parents[3] / "provisioning" / "kube_profiles.yaml").read_text())
@@ -180,7 +185,7 @@ def test_gpu_notebook_objects():
 
 @pytest.mark.parametrize("name", ["UPPER", "a_b", "x" * 70, "-lead"])
 def test_names_that_are_not_dns_labels_are_refused(name):
-    from provisioning.drivers.kube_manifests import dns_label
+    from provisioning.drivers.kubernetes.manifests import dns_label
 
     with pytest.raises(ManifestError):
         dns_label(name)

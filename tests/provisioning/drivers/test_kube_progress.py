@@ -7,8 +7,8 @@ import yaml
 from django.core.management import call_command
 from kubernetes.client.exceptions import ApiException
 
-from provisioning import kube
-from provisioning.kube import Progress, job_outcome, pod_progress
+from provisioning.drivers.kubernetes import client as kube
+from provisioning.drivers.kubernetes.client import Progress, job_outcome, pod_progress
 
 
 def _pod(phase="Pending", conditions=(), containers=(), reason=None):

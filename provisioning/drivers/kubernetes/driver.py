@@ -7,7 +7,6 @@ offered only when a cluster is configured.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from datetime import datetime
@@ -16,9 +15,9 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from provisioning import kube
-from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
-from provisioning.drivers.kube_manifests import (
+from provisioning.drivers.base import IN_PROGRESS, Driver, DriverError, Outputs, Status, register
+from provisioning.drivers.kubernetes import client as kube
+from provisioning.drivers.kubernetes.manifests import (
     ManifestError,
     job_manifest,
     namespace_for,
@@ -26,13 +25,9 @@ from provisioning.drivers.kube_manifests import (
     notebook_manifests,
     object_name,
 )
-from provisioning.drivers.local_job import split_command
-from provisioning.drivers.local_notebook import jupyter_last_activity
+from provisioning.drivers.shared import jupyter_last_activity, split_command
 
 STATE_VERSION = 1
-POLL_SECONDS = 1.0
-# A job whose pod has not appeared after this long (a queue such as Kueue holds it) is left running; poll follows it.
-JOB_START_WAIT_SECONDS = 60
 
 
 def profiles_of(config: dict | None) -> dict:
@@ -112,40 +107,6 @@ class KubernetesDriver(Driver):
         kube.ensure_namespace(manifest)
         return manifest["metadata"]["name"]
 
-    def _wait_for_pod(self, resource, log, *, namespace, pod_name, gpus, until: set[str], give_up_after=None):
-        """Follow the pod until its phase is in `until`; report progress; fail at once on fatal reasons."""
-        progress = getattr(log, "progress", log)
-        started = time.monotonic()
-        last = None
-        while True:
-            pod = kube.read("Pod", pod_name, namespace) if pod_name else self._newest_pod(resource, namespace)
-            events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
-            state = kube.pod_progress(pod, events, gpus=gpus)
-            if state.message != last:
-                progress(state.message)
-                last = state.message
-            if state.phase in until:
-                return state
-            if state.fatal or state.phase == "failed":
-                raise DriverError(state.message, reason="pod_failed")
-            if waited := self._unschedulable_too_long(state, pod):
-                raise DriverError(
-                    f"{state.message} It waited {round(waited / 60)} minutes for room on the cluster; pick a "
-                    "smaller profile, or try again later.",
-                    reason="unschedulable",
-                )
-            elapsed = time.monotonic() - started
-            if give_up_after is not None and elapsed > give_up_after:
-                return state
-            if elapsed > settings.KUBERNETES_START_TIMEOUT_SECONDS:
-                raise DriverError(
-                    f"It did not start within {settings.KUBERNETES_START_TIMEOUT_SECONDS // 60} minutes (last: "
-                    f"{state.message}) Retry, or tell the Keepers if it happens again.",
-                    reason="start_timeout",
-                    retryable=False,
-                )
-            time.sleep(POLL_SECONDS)
-
     @staticmethod
     def _unschedulable_too_long(progress, pod) -> float:
         """Seconds the pod has found no node, when that is past the limit; 0 otherwise."""
@@ -224,15 +185,13 @@ class KubeNotebookDriver(KubernetesDriver):
             "pod": f"{name}-0",
             "profile": key,
             "profile_spec": profile,
+            "started_at": time.time(),
         }
-        self._wait_for_pod(
-            resource,
-            log,
-            namespace=namespace,
-            pod_name=state["pod"],
-            gpus=int(profile.get("gpus") or 0),
-            until={"ready"},
-        )
+        # Nothing waits in a worker: the control loop polls the pod until it is ready (see poll).
+        pod = kube.read("Pod", state["pod"], namespace)
+        events = kube.events_of(namespace, state["pod"]) if pod else []
+        progress = kube.pod_progress(pod, events, gpus=int(profile.get("gpus") or 0))
+        getattr(log, "progress", log)(progress.message)
         url = self._url(name, namespace)
         outputs = {"url": url, "profile": profile.get("label", key)}
         if resource.parameters.get("storage_gb"):
@@ -241,7 +200,8 @@ class KubeNotebookDriver(KubernetesDriver):
             outputs=outputs,
             secrets={"token": token, "url_with_token": f"{url}?token={token}"},
             state=state,
-            message="Ready: open it with the Open notebook button.",
+            resource_state=IN_PROGRESS,
+            message=progress.message,
         )
 
     def _own(self, written, manifests, namespace, log) -> None:
@@ -281,9 +241,26 @@ class KubeNotebookDriver(KubernetesDriver):
         progress = kube.pod_progress(pod, events, gpus=int(state.get("profile_spec", {}).get("gpus") or 0))
         if progress.fatal:
             return Status("failed", progress.message)
+        starting = resource.state in ("provisioning", "starting")
         if progress.phase == "ready":
+            if starting:
+                return Status("ready", "Ready: open it with the Open notebook button.")
             return Status("ready", "Running.", last_activity_at=self._last_activity(resource))
-        return Status("ready", f"Restarting: {progress.message}")
+        if not starting:
+            return Status("ready", f"Restarting: {progress.message}")
+        if waited := self._unschedulable_too_long(progress, pod):
+            return Status(
+                "failed",
+                f"{progress.message} It waited {round(waited / 60)} minutes for room on the cluster; pick a "
+                "smaller profile, or try again later.",
+            )
+        if time.time() - state.get("started_at", time.time()) > settings.KUBERNETES_START_TIMEOUT_SECONDS:
+            return Status(
+                "failed",
+                f"It did not start within {settings.KUBERNETES_START_TIMEOUT_SECONDS // 60} minutes (last: "
+                f"{progress.message}) Start it again, or tell the Keepers if it happens again.",
+            )
+        return Status("pending", progress.message)
 
     def _last_activity(self, resource):
         """Jupyter's own last activity, for idle culling, when the worker can reach the notebook (Ingress or
@@ -356,7 +333,8 @@ class KubeJobDriver(KubernetesDriver):
             # Run again (retry): a finished Job cannot be restarted, so it is replaced.
             kube.delete("Job", name, namespace)
             log(f"Removed the earlier, finished run {name}.")
-            self._wait_gone(name, namespace)
+            if kube.read("Job", name, namespace) is not None:  # never wait here: try again shortly
+                raise DriverError("The earlier run of this job is still being removed.", retryable=True)
             existing = None
         if existing is None:
             self._write([manifest], log)
@@ -371,34 +349,14 @@ class KubeJobDriver(KubernetesDriver):
             "started_at": time.time(),
         }
         resource.driver_state = state  # _newest_pod and logs read it
-        try:
-            progress = self._wait_for_pod(
-                resource,
-                log,
-                namespace=namespace,
-                pod_name=None,
-                gpus=int(profile.get("gpus") or 0),
-                until={"running", "ready", "succeeded"},
-                give_up_after=JOB_START_WAIT_SECONDS,
-            )
-        except DriverError:
-            # Do not leave a pod pulling a broken image for hours on a GPU node.
-            with contextlib.suppress(kube.KubeError):
-                kube.delete("Job", name, namespace)
-            raise
+        # Nothing waits in a worker: the control loop polls the job (see poll) and ends it on a fatal pod state.
+        pod = self._newest_pod(resource, namespace)
+        events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
+        progress = kube.pod_progress(pod, events, gpus=int(profile.get("gpus") or 0))
         message = "Running." if progress.phase in ("running", "ready", "succeeded") else progress.message
         return Outputs(
             outputs={"profile": profile.get("label", key)}, state=state, resource_state="running", message=message
         )
-
-    def _wait_gone(self, name, namespace, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while kube.read("Job", name, namespace) is not None:
-            if time.monotonic() > deadline:
-                raise DriverError(
-                    "The earlier run of this job is still being removed; retry in a minute.", retryable=True
-                )
-            time.sleep(POLL_SECONDS)
 
     def poll(self, resource) -> Status:
         state = resource.driver_state or {}
@@ -421,6 +379,10 @@ class KubeJobDriver(KubernetesDriver):
         if self._unschedulable_too_long(progress, pod):
             return Status("failed", f"{progress.message} It waited too long for room on the cluster.", outputs=outputs)
         return Status("running", "Running." if progress.phase in ("running", "ready") else progress.message)
+
+    def end_failed(self, resource, log) -> None:
+        """A failed job's pod must not stay pulling a broken image for hours on a GPU node: the loop ends it."""
+        self.stop(resource, log)
 
     def stop(self, resource, log) -> None:
         state = resource.driver_state or {}

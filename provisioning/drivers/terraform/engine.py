@@ -129,29 +129,38 @@ class Workspace:
         )
         result, errors, started = RunResult(), [], time.monotonic()
         with stream:
-            for event in stream:
-                kind = event.get("type")
-                if kind in ("outputs", "version"):
-                    continue  # outputs are read separately, with their sensitivity
-                message = event.get("@message", "")
-                if kind == "diagnostic":
-                    diag = event.get("diagnostic", {})
-                    text = f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip(": ")
-                    if event.get("@level") == "error":
-                        errors.append(text)
-                    self.log(f"{event.get('@level', '').capitalize()}: {text}")
-                elif message:
-                    self.log(message)
-                if kind == "change_summary":
-                    result.summary = message
-                if time.monotonic() - started > time_limit:
-                    stream.cancel()
-                    self.log(f"Stopped: the run took longer than {time_limit / 60:g} minutes.")
-                    raise TerraformError(
-                        f"Terraform took longer than the template's limit of {time_limit / 60:g} "
-                        "minutes and was stopped. Retry, or ask the Keepers to raise the limit.",
-                        timed_out=True,
-                    )
+            try:
+                for event in stream:
+                    kind = event.get("type")
+                    if kind in ("outputs", "version"):
+                        continue  # outputs are read separately, with their sensitivity
+                    message = event.get("@message", "")
+                    if kind == "diagnostic":
+                        diag = event.get("diagnostic", {})
+                        text = f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip(": ")
+                        if event.get("@level") == "error":
+                            errors.append(text)
+                        self.log(f"{event.get('@level', '').capitalize()}: {text}")
+                    elif message:
+                        self.log(message)
+                    if kind == "change_summary":
+                        result.summary = message
+                    if time.monotonic() - started > time_limit:
+                        stream.cancel()
+                        self.log(f"Stopped: the run took longer than {time_limit / 60:g} minutes.")
+                        raise TerraformError(
+                            f"Terraform took longer than the template's limit of {time_limit / 60:g} "
+                            "minutes and was stopped. Retry, or ask the Keepers to raise the limit.",
+                            timed_out=True,
+                        )
+            except (TerraformError, GeneratorExit):
+                raise
+            except BaseException:
+                # The task's own time limit (SoftTimeLimitExceeded) or a worker shutting down: Terraform is
+                # cancelled here, never left running without us.
+                stream.cancel()
+                self.log("Stopped: the worker's time limit was reached, so Terraform was cancelled.")
+                raise
         if stream.retcode != 0:
             raise TerraformError(
                 errors[0] if errors else _first_line_of_error(stream.stderr or "Terraform failed"),
@@ -170,19 +179,40 @@ class Workspace:
             (secret if item.get("sensitive") else public)[name] = item.get("value")
         return public, secret
 
-    def plan_drift(self) -> tuple[bool, str]:
-        """Whether the real infrastructure differs from the state (plan -detailed-exitcode), with the summary."""
+    def plan_drift(self) -> tuple[str, str]:
+        """What differs, with Terraform's words: "infrastructure" when the real things changed outside Terraform (a
+        refresh-only plan finds resource drift, or outputs that read the world changed), "template" when the module
+        or its variables changed since the last apply (a plan without refresh proposes changes), "" when neither."""
+        outside = self._plan({"refresh_only": True})
+        if outside["resource_drift"]:
+            return "infrastructure", "; ".join(outside["resource_drift"][:3])
+        config = self._plan({"refresh": False})
+        if config["planned_change"]:
+            return "template", config["summary"] or "; ".join(config["planned_change"][:3])
+        if outside["changed"]:
+            return "infrastructure", "its outputs changed"
+        if config["changed"]:
+            return "template", config["summary"] or "its outputs would change"
+        return "", ""
+
+    def _plan(self, mode: dict) -> dict:
         stream = self._cli().stream(
-            "plan", options={"detailed_exitcode": True, "input": False, "lock_timeout": "120s"}, chdir=str(self.folder)
+            "plan",
+            options={"detailed_exitcode": True, "input": False, "lock_timeout": "120s", **mode},
+            chdir=str(self.folder),
         )
-        summary = ""
+        found = {"summary": "", "resource_drift": [], "planned_change": []}
         with stream:
             for event in stream:
-                if event.get("type") == "change_summary":
-                    summary = event.get("@message", "")
+                kind = event.get("type")
+                if kind == "change_summary":
+                    found["summary"] = event.get("@message", "")
+                elif kind in ("resource_drift", "planned_change"):
+                    found[kind].append(event.get("@message", ""))
         if stream.retcode == 1:
             raise TerraformError(_first_line_of_error(stream.stderr or "plan failed"))
-        return stream.retcode == 2, summary
+        found["changed"] = stream.retcode == 2
+        return found
 
     def plan_summary(self) -> str:
         stream = self._cli().stream("plan", options={"input": False, "lock": False}, chdir=str(self.folder))

@@ -1,4 +1,4 @@
-"""Training jobs as local processes: the command runs in its own folder, supervised by provisioning/jobrunner.py."""
+"""Training jobs as local processes: the command runs in its own folder, supervised by jobrunner.py beside it."""
 
 from __future__ import annotations
 
@@ -11,19 +11,13 @@ import time
 from pathlib import Path
 
 from provisioning import gpus
-from provisioning import jobrunner as jobrunner_module
-from provisioning.drivers import local_process
 from provisioning.drivers.base import Driver, Outputs, Status, register
+from provisioning.drivers.local import jobrunner as jobrunner_module
+from provisioning.drivers.local import process as local_process
+from provisioning.drivers.shared import split_command
 
 STATE_VERSION = 1
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def split_command(command) -> list[str]:
-    """The command as an argument list: a list as given, or a line split like a shell would (without a shell)."""
-    if isinstance(command, list):
-        return [str(part) for part in command]
-    return shlex.split(str(command or ""))
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # provisioning/examples
 
 
 def runner_argv(resource, argv: list[str], result: Path) -> list[str]:
@@ -89,10 +83,17 @@ class LocalJobDriver(Driver):
     def apply(self, resource, log) -> Outputs:
         root = local_process.resource_dir(resource)
         marker = root / "process.json"
-        if marker.exists():  # started before (perhaps by a worker that died since): never start twice
+        if marker.exists():
             state = json.loads(marker.read_text())
-            log(f"The job was already started (pid {state['pid']}); following it.")
-            return self._outputs(state)
+            ended = Path(state.get("result", "/nonexistent")).exists() or not local_process.alive(state)
+            if not (ended and state.get("pid") == resource.driver_state.get("pid")):
+                # Started by an apply whose worker died before recording it: never start twice, follow it.
+                log(f"The job was already started (pid {state['pid']}); following it.")
+                return self._outputs(state)
+            # The recorded run has ended (a retry, or a cancelled job run again): run the command again, same folder.
+            marker.unlink()
+            Path(state.get("result", root / "result.json")).unlink(missing_ok=True)
+            log(f"The earlier run (pid {state['pid']}) has ended; running the command again in the same folder.")
         allocated = local_process.gpus_or_wait(resource, noun="job")
         workdir = root / "work"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +159,7 @@ class LocalJobDriver(Driver):
                     outputs=outputs,
                 )
             if reason == "cancelled":
-                return Status("stopped", "Cancelled; its log and working folder are kept.", outputs=outputs)
+                return Status("cancelled", "Cancelled; its log and working folder are kept.", outputs=outputs)
             if code == 0:
                 return Status("succeeded", f"Finished successfully after {runtime} s.", outputs=outputs)
             return Status(

@@ -10,14 +10,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 
 from provisioning import gpus
-from provisioning.drivers import local_process
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
+from provisioning.drivers.local import process as local_process
+from provisioning.drivers.shared import jupyter_get, jupyter_last_activity  # noqa: F401  (used here, and re-exported)
 
 STATE_VERSION = 1
 START_TIMEOUT_SECONDS = 60
@@ -43,26 +43,11 @@ def jupyter_argv(*, port: int, workdir: Path) -> list[str]:
     return argv
 
 
-def _get(base_url: str, token: str, path: str, timeout: float = 3.0):
-    request = urllib.request.Request(base_url + path, headers={"Authorization": f"token {token}"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (a notebook server of ours)
-        return json.loads(response.read())
+_get = jupyter_get
 
 
 def _loopback(state: dict) -> str:
     return f"http://127.0.0.1:{state['port']}"
-
-
-def jupyter_last_activity(base_url: str, token: str, timeout: float = 3.0):
-    """Jupyter Server's own last activity; now when a kernel is busy (a kernel at work is not idle, whatever the
-    browser does). Raises OSError / ValueError when the server does not answer."""
-    status = _get(base_url, token, "/api/status", timeout)
-    if any(k.get("execution_state") == "busy" for k in _get(base_url, token, "/api/kernels", timeout)):
-        from django.utils import timezone
-
-        return timezone.now()
-    value = status.get("last_activity")
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 @register

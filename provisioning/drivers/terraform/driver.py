@@ -7,7 +7,7 @@ import shutil
 from django.conf import settings
 
 from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
-from provisioning.terraform.engine import TerraformError, Workspace, module_path, terraform_env
+from provisioning.drivers.terraform.engine import TerraformError, Workspace, module_path, terraform_env
 
 STATE_VERSION = 1
 PORTAL_ONLY = {"expires_in_days"}  # parameters the portal uses itself, not module variables

@@ -1,4 +1,4 @@
-"""Supervisor of one job process: `python -m provisioning.jobrunner RESULT_FILE TIMEOUT_SECONDS -- ARGV...`.
+"""Supervisor of one job process: `python jobrunner.py RESULT_FILE TIMEOUT_SECONDS -- ARGV...`.
 
 Runs ARGV (no shell), forwards SIGTERM/SIGINT to it, kills it past TIMEOUT_SECONDS, and writes
 {"exit_code": N, "reason": "exited|timeout|cancelled", "finished_at": ...} to RESULT_FILE. Any worker can later read

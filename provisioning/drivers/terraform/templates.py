@@ -7,8 +7,8 @@ from pathlib import Path
 from django.conf import settings
 
 from catalog.models import Template
-from provisioning.terraform.engine import module_path
-from provisioning.terraform.schema import module_schema
+from provisioning.drivers.terraform.engine import module_path
+from provisioning.drivers.terraform.schema import module_schema
 
 
 def template_from_module(
@@ -36,7 +36,7 @@ def template_from_module(
 
 
 def available_modules() -> list[Path]:
-    from provisioning.terraform.engine import MODULES_DIR
+    from provisioning.drivers.terraform.engine import MODULES_DIR
 
     roots = [MODULES_DIR, *(Path(p) for p in settings.TERRAFORM_MODULE_PATHS)]
     return sorted(p for root in roots if root.is_dir() for p in root.iterdir() if p.is_dir() and list(p.glob("*.tf")))
