@@ -145,3 +145,19 @@ def test_run_again_opens_the_form_filled_in(templates, client, alice):
     client.force_login(alice)
     page = client.get(f"/resources/new/training-job/?from={job.pk}").content.decode()
     assert 'value="python train.py --lr 0.1"' in page and "EPOCHS=3" in page
+
+
+@pytest.mark.worker
+def test_a_job_linked_to_a_team_folder_writes_into_it(live_worker, templates, api, alice):
+    client = api(alice)
+    assert client.post("/api/v1/files/team-team-a/folders/", {"path": "", "name": "project"}).status_code == 201
+    script = io.BytesIO(b"open('project/out.txt', 'w').write('from the job')\n")
+    script.name = "write.py"
+    client.post("/api/v1/files/team-team-a/upload/", {"path": "project", "files": [script]}, format="multipart")
+    job = api_create(
+        client, "training-job", "linked", command="python project/write.py", start_from="project", start_mode="link"
+    )
+    job = _finish(wait_for(job, {State.RUNNING, State.SUCCEEDED, State.FAILED}, timeout=30))
+    assert job.state == State.SUCCEEDED, client.get(f"/api/v1/resources/{job.pk}/logs/").json()
+    written = client.get("/api/v1/files/team-team-a/download/", {"path": "project/out.txt"})
+    assert b"".join(written.streaming_content) == b"from the job"  # the team sees it at once: no copy

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from provisioning import gpus
-from provisioning.drivers.base import Driver, Outputs, Status, register
+from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 from provisioning.drivers.local import jobrunner as jobrunner_module
 from provisioning.drivers.local import process as local_process
 from provisioning.drivers.shared import split_command
@@ -49,6 +49,18 @@ def copy_into(source: Path, workdir: Path) -> None:
         shutil.copytree(source, workdir, symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(source, workdir / source.name)
+
+
+def link_into(source: Path, workdir: Path) -> Path:
+    """A link named like the source in the working folder, to the file or folder in the team folder (the sandbox
+    shows the team folder at the same path, so the link works inside it)."""
+    link = workdir / source.name
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and link.resolve() == source:
+            return link
+        raise ValueError(f"The working folder already has a {source.name}; it was not replaced by a link.")
+    link.symlink_to(source)
+    return link
 
 
 @register
@@ -104,8 +116,15 @@ class LocalJobDriver(Driver):
                 log(f"Added the starter file {source.name} to the working folder.")
         if resource.parameters.get("start_from"):
             source = team_source(resource.team, resource.parameters["start_from"])
-            copy_into(source, workdir)
-            log(f"Copied {resource.parameters['start_from']} from the team folder into the working folder.")
+            if resource.parameters.get("start_mode") == "link":
+                try:
+                    link = link_into(source, workdir)
+                except ValueError as exc:
+                    raise DriverError(str(exc), reason="start_from") from None
+                log(f"Linked {link.name} in the working folder to the team folder's {link.name}.")
+            else:
+                copy_into(source, workdir)
+                log(f"Copied {resource.parameters['start_from']} from the team folder into the working folder.")
         argv = split_command(resource.parameters.get("command"))
         env = local_process.clean_env(
             workdir,
