@@ -17,7 +17,7 @@ from portal.selectors import current_team
 from provisioning import selectors, services
 from provisioning.actions import ACTIONS, action_run, preview_enqueue
 from provisioning.drivers import DriverError, get_driver
-from provisioning.folders import files_key
+from provisioning.folders import files_key, team_folder_paths
 from provisioning.forms import ResourceForm, initial_from
 from provisioning.models import State
 from provisioning.output import output_read, output_tail
@@ -83,6 +83,9 @@ def resource_new(request, slug):
         visible=visible,
         initial=initial,
     )
+    if "start_from" in form.fields and team is not None:  # suggest what is in the team folder
+        form.fields["start_from"].widget.attrs["list"] = "team-files"
+        form.team_files = team_folder_paths(team)
     if request.method == "POST" and team is None:
         messages.error(request, "You need to be in a team to ask for resources. Ask the Keepers to add you to one.")
     elif request.method == "POST" and form.is_valid():

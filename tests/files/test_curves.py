@@ -161,3 +161,16 @@ def test_a_job_linked_to_a_team_folder_writes_into_it(live_worker, templates, ap
     assert job.state == State.SUCCEEDED, client.get(f"/api/v1/resources/{job.pk}/logs/").json()
     written = client.get("/api/v1/files/team-team-a/download/", {"path": "project/out.txt"})
     assert b"".join(written.streaming_content) == b"from the job"  # the team sees it at once: no copy
+
+
+@pytest.mark.django_db
+def test_the_job_form_suggests_the_team_folders_files(templates, client, alice):
+    from provisioning.sandbox import team_folder
+
+    folder = team_folder(alice.memberships.get().team)
+    (folder / "projects" / "mnist").mkdir(parents=True)
+    (folder / "train.py").write_text("print(1)")
+    client.force_login(alice)
+    page = client.get("/resources/new/training-job/").content.decode()
+    assert 'list="team-files"' in page
+    assert '<option value="train.py">' in page and '<option value="projects/mnist/">' in page
