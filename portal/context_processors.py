@@ -14,6 +14,7 @@ NAV = [
     ("Radar", "radar:radar"),
     ("Teams", "teams:list"),
     ("Ask the Keepers", "keeper_requests:ask"),
+    ("Files", "files:index"),
 ]
 KEEPER_NAV = [("Keepers", "keepers"), ("Requests", "keeper-inbox")]
 

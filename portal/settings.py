@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "ops",
     "usage",
     "utilities",
+    "files",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +330,13 @@ if NOTEBOOK_PUBLIC_HOST.strip("[]").lower() == _portal_host.strip("[]").lower():
         "would send the portal's session cookie to every notebook. Give notebooks another name for this machine "
         "(for example 127.0.0.1 when the portal is on localhost, or notebooks.example.org)."
     )
+# Files (the file browser)
+# S3 downloads go straight from the storage server through short-lived presigned addresses (the browser must reach
+# S3_ENDPOINT_URL); off, the portal streams them itself.
+FILES_S3_PRESIGNED_DOWNLOADS = env.bool("FILES_S3_PRESIGNED_DOWNLOADS", default=True)
+# Uploads above this size are streamed to a temporary file, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 
 # Terraform
 # Where Terraform keeps state (the pg backend, one workspace per resource); the role must own that database.

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import api as catalog_api
+from files import api as files_api
 from guides import api as guides_api
 from guides import views as guides_views
 from ops import views as ops_views
@@ -61,6 +62,13 @@ api_v1 = [
     path("projects/<uuid:generation_id>/", project_api.ProjectGenerationDetail.as_view(), name="api-project"),
     path("projects/<uuid:generation_id>/download/", project_api.ProjectDownload.as_view(), name="api-project-download"),
     path("export/", declarative_api.Export.as_view(), name="api-export"),
+    path("files/", files_api.RootList.as_view(), name="api-files"),
+    path("files/<str:key>/", files_api.RootDetail.as_view(), name="api-files-root"),
+    path("files/<str:key>/download/", files_api.Download.as_view(), name="api-files-download"),
+    path("files/<str:key>/upload/", files_api.Upload.as_view(), name="api-files-upload"),
+    path("files/<str:key>/folders/", files_api.Folders.as_view(), name="api-files-folders"),
+    path("files/<str:key>/rename/", files_api.Rename.as_view(), name="api-files-rename"),
+    path("files/<str:key>/text/", files_api.Text.as_view(), name="api-files-text"),
 ]
 
 urlpatterns = [
@@ -74,6 +82,7 @@ urlpatterns = [
     path("credentials/policy/", credential_views.credential_policy, name="credentials-policy"),
     path("credentials/teams/<slug:slug>/rotate/", credential_views.team_rotate, name="credentials-team-rotate"),
     path("catalog/", include("catalog.urls")),
+    path("files/", include("files.urls")),
     path("guides/", include("guides.urls")),
     path("articles/", guides_views.article_list, name="articles"),
     path("search/", views.search_page, name="search"),

@@ -65,6 +65,21 @@ def field_for(name: str, spec: dict, required: bool) -> forms.Field:
     return forms.CharField(widget=forms.TextInput(attrs=_widget_attrs(spec)), strip=True, **common)
 
 
+def initial_from(schema: dict, parameters: dict) -> dict:
+    """Form values that show `parameters` again (for "Run again"): lists one per line, objects NAME=value."""
+    initial = {}
+    for name, spec in (schema or {}).get("properties", {}).items():
+        if name not in parameters or spec.get("writeOnly"):
+            continue
+        value = parameters[name]
+        if isinstance(value, list):
+            value = "\n".join(map(str, value))
+        elif isinstance(value, dict):
+            value = "\n".join(f"{k}={v}" for k, v in value.items())
+        initial[name] = value
+    return initial
+
+
 def _convert(spec: dict, raw):
     """Turn what the browser sent into the JSON value the schema expects; bad values pass through for jsonschema."""
     kind = spec.get("type")

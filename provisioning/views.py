@@ -6,7 +6,7 @@ import time
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,8 +18,10 @@ from portal.selectors import current_team
 from provisioning import selectors, services
 from provisioning.actions import ACTIONS, action_run, preview_enqueue
 from provisioning.drivers import DriverError, get_driver
-from provisioning.forms import ResourceForm
+from provisioning.folders import files_key, team_folder_paths
+from provisioning.forms import ResourceForm, initial_from
 from provisioning.models import State
+from provisioning.output import output_read, output_tail
 from provisioning.policy import allowed_actions
 from provisioning.quotas import quota_summary
 
@@ -88,12 +90,22 @@ def resource_new(request, slug):
         raise Http404("No such template") from None
     team = current_team(request)
     visible = services.visible_parameters(template)
+    initial = {"name": request.GET.get("name", "")}
+    if request.GET.get("from"):  # "Run again": the form filled in as that resource was asked for
+        try:
+            earlier = selectors.resource_get(user=request.user, resource_id=request.GET["from"])
+        except NotFound:
+            raise Http404("No such resource") from None
+        initial.update(initial_from(template.parameters_schema, earlier.parameters))
     form = ResourceForm(
         request.POST or None,
         schema=_form_schema(template),
         visible=visible,
-        initial={"name": request.GET.get("name", "")},
+        initial=initial,
     )
+    if "start_from" in form.fields and team is not None:  # suggest what is in the team folder
+        form.fields["start_from"].widget.attrs["list"] = "team-files"
+        form.team_files = team_folder_paths(team)
     if request.method == "POST" and team is None:
         messages.error(request, "You need to be in a team to ask for resources. Ask the Keepers to add you to one.")
     elif request.method == "POST" and form.is_valid():
@@ -133,14 +145,8 @@ def resource_new(request, slug):
     )
 
 
-def _program_output(resource) -> str:
-    """What a job printed (the last lines), read from its log file."""
-    if resource.kind != "training_job" or resource.state in (State.DELETED, State.REQUESTED):
-        return ""
-    try:
-        return get_driver(resource.driver, resource.kind).logs(resource, tail=200)
-    except DriverError:
-        return ""
+# Outputs that are folders: shown as a link into the file browser; the path only "for the terminal".
+FOLDER_OUTPUTS = ("workdir", "path")
 
 
 def _runtime_seconds(resource):
@@ -160,7 +166,9 @@ def _detail_context(request, resource):
         "operations": operations,
         "operation": selectors.operation_latest(resource),
         "actions": allowed_actions(resource, request.user),
-        "program_output": _program_output(resource),
+        "output_tail": output_tail(resource),
+        "files_key": files_key(resource),
+        "folder_outputs": FOLDER_OUTPUTS,
         "runtime_seconds": _runtime_seconds(resource),
     }
 
@@ -317,3 +325,23 @@ def keeper_modules(request):
         "provisioning/keeper_modules.html",
         {"modules": modules, "kinds": ResourceKind.choices, "error": error, "post": request.POST},
     )
+
+
+def resource_output(request, resource_id):
+    """What the program printed since `offset` (JSON), for the page that follows the output."""
+    resource = _resource_or_404(request, resource_id)
+    raw = request.GET.get("offset", "")
+    offset = int(raw) if raw.isdigit() and len(raw) < 16 else None
+    return JsonResponse(output_read(resource, offset=offset))
+
+
+def resource_output_download(request, resource_id):
+    """The whole output of a job as a text file."""
+    resource = _resource_or_404(request, resource_id)
+    try:
+        path = get_driver(resource.driver, resource.kind).output_file(resource)
+    except DriverError:
+        path = None
+    if path is None or not path.exists():
+        raise Http404("This resource has no output file to download.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"{resource.name}-output.log")

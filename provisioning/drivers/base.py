@@ -109,6 +109,10 @@ class Driver:
         """What the user's program printed (kinds that run programs)."""
         return ""
 
+    def output_file(self, resource):
+        """The local file the program's output is written to, when there is one (a Path), else None."""
+        return None
+
     def preview(self, resource) -> str:
         """What apply would create, in words or as a document, without creating it."""
         return ""

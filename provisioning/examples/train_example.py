@@ -19,6 +19,12 @@ def make_data(n=2000, seed=0):
     return x.astype("float32"), y
 
 
+def log_metrics(step, **values):
+    """One JSON line per step in metrics.jsonl: the portal draws each value as a chart on the job's page."""
+    with open("metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"step": step, **values}) + "\n")
+
+
 def train_torch(epochs, lr):
     import torch
 
@@ -40,6 +46,7 @@ def train_torch(epochs, lr):
         optimizer.step()
         accuracy = ((model(x).squeeze(1) > 0).float() == y).float().mean().item()
         print(f"epoch {epoch:3d}/{epochs}  loss {loss.item():.4f}  accuracy {accuracy:.3f}", flush=True)
+        log_metrics(epoch, loss=loss.item(), accuracy=accuracy)
         time.sleep(0.05)
     torch.save(model.state_dict(), "checkpoint.pt")
     return {
@@ -66,6 +73,7 @@ def train_numpy(epochs, lr):
         b -= lr * float(np.mean(p - y))
         accuracy = float(np.mean((p > 0.5) == y))
         print(f"epoch {epoch:3d}/{epochs}  loss {loss:.4f}  accuracy {accuracy:.3f}", flush=True)
+        log_metrics(epoch, loss=loss, accuracy=accuracy)
         time.sleep(0.05)
     np.savez("checkpoint.npz", w=w, b=b)
     return {"framework": "numpy", "device": "cpu", "loss": loss, "accuracy": accuracy, "checkpoint": "checkpoint.npz"}
@@ -77,6 +85,8 @@ def main():
     parser.add_argument("--lr", type=float, default=0.5)
     args = parser.parse_args()
     started = time.time()
+    if os.path.exists("metrics.jsonl"):  # a run again starts a fresh curve
+        os.remove("metrics.jsonl")
     try:
         import torch  # noqa: F401
 
@@ -87,7 +97,10 @@ def main():
     metrics["epochs"] = args.epochs
     with open("metrics.json", "w") as handle:
         json.dump(metrics, handle, indent=2)
-    print(f"Done: accuracy {metrics['accuracy']:.3f}; wrote {metrics['checkpoint']} and metrics.json", flush=True)
+    print(
+        f"Done: accuracy {metrics['accuracy']:.3f}; wrote {metrics['checkpoint']}, metrics.json and metrics.jsonl",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 from provisioning import gpus, sandbox
-from provisioning.drivers.base import Driver, Outputs, Status, register
+from provisioning.drivers.base import Driver, DriverError, Outputs, Status, register
 from provisioning.drivers.local import jobrunner as jobrunner_module
 from provisioning.drivers.local import process as local_process
 from provisioning.drivers.shared import split_command
@@ -28,6 +29,42 @@ def runner_argv(resource, argv: list[str], result: Path, seconds: float | None =
     # -I: isolated, so the script's own folder (with our selectors.py) does not shadow the standard library.
     runner = [sys.executable, "-I", str(Path(jobrunner_module.__file__)), str(result), str(seconds)]
     return [*runner, *cgroups, "--", *argv]
+
+
+def team_source(team, relative: str) -> Path:
+    """The file or folder `relative` names in the team's folder; ValueError in words when it cannot be used."""
+    from provisioning.sandbox import team_folder
+
+    parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
+    if relative.startswith("/") or ".." in parts or any("\x00" in part for part in parts) or not parts:
+        raise ValueError("Give a path inside your team folder, like projects/mnist (no '..', not starting with '/').")
+    base = Path(os.path.realpath(team_folder(team)))
+    source = Path(os.path.realpath(base.joinpath(*parts)))
+    if base not in source.parents:
+        raise ValueError("That path leads outside your team folder.")
+    if not source.exists():
+        raise ValueError(f"There is no {relative} in your team folder; upload it in Files first.")
+    return source
+
+
+def copy_into(source: Path, workdir: Path) -> None:
+    """A folder's contents, or a single file, copied into the working folder (links are copied as links)."""
+    if source.is_dir():
+        shutil.copytree(source, workdir, symlinks=True, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, workdir / source.name)
+
+
+def link_into(source: Path, workdir: Path) -> Path:
+    """A link named like the source in the working folder, to the file or folder in the team folder (the sandbox
+    shows the team folder at the same path, so the link works inside it)."""
+    link = workdir / source.name
+    if link.is_symlink() or link.exists():
+        if link.is_symlink() and link.resolve() == source:
+            return link
+        raise ValueError(f"The working folder already has a {source.name}; it was not replaced by a link.")
+    link.symlink_to(source)
+    return link
 
 
 @register
@@ -51,6 +88,11 @@ class LocalJobDriver(Driver):
         else:
             if not argv:
                 errors["command"] = "Give the command to run, for example: python train.py --epochs 10"
+        if parameters.get("start_from"):
+            try:
+                team_source(team, parameters["start_from"])
+            except ValueError as exc:
+                errors["start_from"] = str(exc)
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         if problem:
             errors["gpus"] = problem
@@ -82,6 +124,17 @@ class LocalJobDriver(Driver):
             source = EXAMPLES / Path(name).name
             if source.is_file() and sandbox.write_new(workdir / source.name, source.read_bytes(), account):
                 log(f"Added the starter file {source.name} to the working folder.")
+        if resource.parameters.get("start_from"):
+            source = team_source(resource.team, resource.parameters["start_from"])
+            if resource.parameters.get("start_mode") == "link":
+                try:
+                    link = link_into(source, workdir)
+                except ValueError as exc:
+                    raise DriverError(str(exc), reason="start_from") from None
+                log(f"Linked {link.name} in the working folder to the team folder's {link.name}.")
+            else:
+                copy_into(source, workdir)
+                log(f"Copied {resource.parameters['start_from']} from the team folder into the working folder.")
         argv = split_command(resource.parameters.get("command"))
         env = local_process.clean_env(
             workdir,
@@ -173,6 +226,9 @@ class LocalJobDriver(Driver):
         if root.exists():
             shutil.rmtree(root, ignore_errors=True)
             log(f"Removed its folder {root}.")
+
+    def output_file(self, resource):
+        return local_process.resource_dir(resource) / "job.log"
 
     def logs(self, resource, tail: int = 200) -> str:
         return local_process.tail(local_process.resource_dir(resource) / "job.log", tail)

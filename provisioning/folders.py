@@ -1,0 +1,46 @@
+"""Where a resource's files are, for the file browser (which reads this; provisioning never imports it)."""
+
+from __future__ import annotations
+
+import os
+
+# The file browser names a resource's files "resource-<id>" (and a team folder "team-<slug>").
+RESOURCE_ROOT_PREFIX = "resource-"
+# States in which a resource has no files worth showing (yet, or any more).
+NO_FILES_STATES = ("deleted", "deleting", "rejected", "awaiting_approval", "requested")
+
+
+def resource_folder(resource) -> tuple[str, str] | None:
+    """("folder", path) or ("s3", bucket) for a resource whose files the portal can reach, else None."""
+    state = resource.driver_state or {}
+    if resource.state in NO_FILES_STATES:
+        return None
+    if resource.kind == "bucket":
+        if state.get("mode") == "s3" and state.get("bucket"):
+            return "s3", state["bucket"]
+        return ("folder", state["path"]) if state.get("path") else None
+    if resource.driver == "local" and state.get("workdir"):
+        return "folder", state["workdir"]
+    return None
+
+
+def files_key(resource) -> str:
+    """The file browser's name for this resource's files, or '' when it has none the portal can reach."""
+    return f"{RESOURCE_ROOT_PREFIX}{resource.pk}" if resource_folder(resource) else ""
+
+
+def team_folder_paths(team, *, depth: int = 2, limit: int = 300) -> list[str]:
+    """Files and folders of the team folder, two levels deep, as paths a job can start from (folders end in /)."""
+    from provisioning.sandbox import team_folder
+
+    base = team_folder(team)
+    found: list[str] = []
+    for current, dirs, names in os.walk(base):
+        relative = os.path.relpath(current, base)
+        level = 0 if relative == "." else relative.count(os.sep) + 1
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))[:limit] if level < depth else []
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        found += [prefix + d + "/" for d in dirs] + [prefix + n for n in sorted(names) if not n.startswith(".")]
+        if len(found) >= limit:
+            break
+    return sorted(found)[:limit]
