@@ -224,9 +224,7 @@ def resource_preview(request, slug):
     except NotFound:
         raise Http404("No such template") from None
     team = current_team(request)
-    form = ResourceForm(
-        request.POST, schema=template.parameters_schema, visible=services.visible_parameters(template)
-    )
+    form = ResourceForm(request.POST, schema=template.parameters_schema, visible=services.visible_parameters(template))
     if team is None or not form.is_valid():
         return render(request, "provisioning/_preview.html", {"text": "Fill in the form first (a name, too)."})
     if template.driver != "terraform":
