@@ -1,7 +1,6 @@
 """Drivers register themselves on import; importing this package loads every built-in one."""
 
 from provisioning.drivers import bucket, kubernetes, local_job, local_notebook, postgres, terraform  # noqa: F401
-from provisioning.drivers import slurm  # noqa: F401  (Slurm: training jobs and notebooks on an HPC cluster)
 from provisioning.drivers.base import (
     Driver,
     DriverError,
@@ -25,3 +24,5 @@ __all__ = [
     "registered",
     "unavailable_drivers",
 ]
+
+from provisioning.drivers import slurm  # noqa: E402, F401  (Slurm: jobs and notebooks on an HPC cluster)
