@@ -96,6 +96,14 @@ def test_exit_code_3_is_a_failure_with_its_code_and_retry_runs_it_again(
     assert job.outputs["exit_code"] == 3 and len(_squeue(slurm_cluster, job)) == 2
 
 
+def test_a_job_array_runs_each_task_and_shows_each_output(slurm_worker, slurm_cluster, templates, api, alice):
+    job = _job(api(alice), "array", command="bash -c 'echo task=$SLURM_ARRAY_TASK_ID'", array_size=2)
+    job = _until(wait_for(job, State.RUNNING, timeout=10), State.SUCCEEDED, timeout=60)
+    output = get_driver("slurm", "training_job").logs(job)
+    assert "== task 0 ==\ntask=0" in output and "== task 1 ==\ntask=1" in output
+    assert job.outputs["exit_code"] == 0 and len(_squeue(slurm_cluster, job)) == 2
+
+
 def test_a_job_over_its_time_limit_is_timed_out(slurm_worker, templates, alice, team_a):
     with transaction.atomic():  # the worker is rung after commit, so it submits the shortened job
         job = services.resource_request(
