@@ -39,7 +39,7 @@ format: $(STAMP)
 
 lock: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements.in
-	$(PY) -m pip freeze --exclude-editable | grep -v -i -E "^(pytest|pytest-django|pytest-asyncio|factory.boy|faker|iniconfig|pluggy|ruff|moto|playwright|kubernetes-validate|kmock|schemathesis|hypothesis|jupyterhub|freezegun|aiosmtpd|atpublic|import-linter|grimp)==" > requirements.txt
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E "^(pytest|pytest-django|pytest-asyncio|factory.boy|faker|iniconfig|pluggy|ruff|moto|playwright|kubernetes-validate|kmock|schemathesis|hypothesis|jupyterhub|aiosmtpd|atpublic|import-linter|grimp)==" > requirements.txt
 
 services-stop: $(STAMP)
 	$(PY) -m portal.embedded stop

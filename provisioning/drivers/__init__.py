@@ -30,5 +30,3 @@ __all__ = [
     "registered",
     "unavailable_drivers",
 ]
-
-from provisioning.drivers import slurm  # noqa: E402, F401  (Slurm: jobs and notebooks on an HPC cluster)

@@ -43,7 +43,17 @@ def test_text_is_the_default_and_json_gives_one_object_per_line():
     lines = [json.loads(line) for line in as_json.stderr.splitlines() if line.startswith("{")]
     line = next(li for li in lines if li["logger"] == "portal.test")
     assert line["message"] == "hello there" and line["level"] == "WARNING" and "time" in line
-    refused = _manage_shell("print(1)", LOG_FORMAT="yaml")
+    import os
+
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env={**os.environ, "LOG_FORMAT": "yaml"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert refused.returncode != 0 and "LOG_FORMAT must be 'text' or 'json'" in refused.stderr
 
 
