@@ -27,7 +27,7 @@ class RootSerializer(serializers.Serializer):
     team = serializers.CharField(source="team.slug")
 
 
-class EntrySerializer(serializers.Serializer):
+class FileEntrySerializer(serializers.Serializer):
     name = serializers.CharField()
     path = serializers.CharField()
     is_dir = serializers.BooleanField()
@@ -39,7 +39,7 @@ class ListingSerializer(serializers.Serializer):
     root = serializers.CharField()
     path = serializers.CharField(allow_blank=True)
     is_dir = serializers.BooleanField()
-    entries = EntrySerializer(many=True, required=False)
+    entries = FileEntrySerializer(many=True, required=False)
     size = serializers.IntegerField(allow_null=True, required=False)
 
 
@@ -93,7 +93,7 @@ class RootDetail(APIView):
         path = path_clean(request.query_params.get("path"))
         if root.store.is_dir(path):
             entries = sorted(root.store.list(path), key=lambda e: (not e.is_dir, e.name))
-            body = {"root": key, "path": path, "is_dir": True, "entries": EntrySerializer(entries, many=True).data}
+            body = {"root": key, "path": path, "is_dir": True, "entries": FileEntrySerializer(entries, many=True).data}
         else:
             body = {"root": key, "path": path, "is_dir": False, "size": root.store.stat(path).size}
         return Response(body)

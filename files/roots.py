@@ -62,7 +62,8 @@ def resource_store(resource) -> LocalStore | S3Store | None:
         return None
     mode, place = where
     if mode == "s3":
-        return S3Store(s3_client(), place)
+        # A bucket made on an S3 endpoint the portal no longer has configured: its files cannot be reached.
+        return S3Store(s3_client(), place) if settings.S3_ENDPOINT_URL else None
     from provisioning.sandbox import team_account
 
     account = team_account(resource.team)

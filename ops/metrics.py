@@ -80,6 +80,7 @@ class PortalCollector:
         yield from _queue_gauges()
         yield from _gpu_gauges()
         yield from _disk_gauges()
+        yield from _service_gauges()
 
 
 def _resource_gauges():
@@ -173,6 +174,20 @@ def _gpu_gauges():
     used = GpuAllocation.objects.count()
     yield GaugeMetricFamily("portal_gpus_in_use", "GPUs of this machine held by notebooks and jobs.", value=used)
     yield GaugeMetricFamily("portal_gpus_free", "GPUs of this machine free.", value=max(0, total - used))
+
+
+def _service_gauges():
+    """The catalog's services as their health checks last saw them (1 up, 0 down; unprobed ones are left out)."""
+    from catalog.models import HealthCheck
+
+    family = GaugeMetricFamily(
+        "portal_catalog_service_up", "Whether a catalog service answered its last health probe.", labels=["service"]
+    )
+    for slug, is_up in HealthCheck.objects.filter(enabled=True, is_up__isnull=False).values_list(
+        "entry__slug", "is_up"
+    ):
+        family.add_metric([slug], 1 if is_up else 0)
+    yield family
 
 
 def _disk_gauges():

@@ -41,11 +41,9 @@ def _client_sent(node) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
-        if node.get("type") == "object":
-            if node.get("properties"):
-                node.setdefault("additionalProperties", False)
-            else:
-                node.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
+        if node.get("type") == "object" and node.get("properties"):
+            # (Free objects get no name rule: OpenAPI 3.0 has no propertyNames; the edge refuses NUL in names.)
+            node.setdefault("additionalProperties", False)
         for key, value in node.items():
             if key != "enum":
                 _client_sent(value)

@@ -11,6 +11,7 @@ from portal import health
 def portal_parts() -> list[dict]:
     """The portal's own parts, asked now: database, Redis, workers, each configured cluster, the id service."""
     from utilities.ids import ids_generate
+    from utilities.models import SnowflakeLease
 
     problems = {"Database": health.check_database(), "Redis": health.check_redis()}
     problems["Workers"] = health.check_workers() if problems["Redis"] is None else "Redis unreachable"
@@ -18,7 +19,9 @@ def portal_parts() -> list[dict]:
         if when is None or when():
             problems[f"Cluster: {name}" if name == "kubernetes" else name] = check()
     try:
-        ids_generate(kind="snowflake", count=1)
+        # uuid7 is made here; snowflakes need a worker slot, whose lease table is only read (a GET writes nothing).
+        ids_generate(kind="uuid7", count=1)
+        SnowflakeLease.objects.exists()
         problems["Identifier service"] = None
     except Exception as exc:  # any failure means the service is down; say which
         problems["Identifier service"] = f"cannot issue ids: {getattr(exc, 'message', exc.__class__.__name__)}"

@@ -46,6 +46,7 @@ api_v1 = [
         name="api-resource-credentials",
     ),
     path("resources/<uuid:resource_id>/logs/", provisioning_api.ResourceLogs.as_view(), name="api-resource-logs"),
+    path("resources/<uuid:resource_id>/open/", provisioning_api.ResourceOpen.as_view(), name="api-resource-open"),
     path("", include(issue14_urls.api)),
     path("ids/", utilities_api.IdsView.as_view(), name="api-ids"),
     path("resources/<uuid:resource_id>/rotate/", credential_api.ResourceRotate.as_view(), name="api-resource-rotate"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -208,3 +208,19 @@ class ResourceLogs(APIView):
                 "output": output,
             }
         )
+
+
+class OpenLinkSerializer(serializers.Serializer):
+    url = serializers.URLField()
+
+
+class ResourceOpen(APIView):
+    """A link that opens a running notebook (for local notebooks a one-time link: no token in the address)."""
+
+    @extend_schema(request=None, responses=OpenLinkSerializer)
+    def post(self, request, resource_id):  # POST: opening is recorded, and no GET changes anything
+        resource = _live_resource(request, resource_id)
+        url = services.resource_open_url(resource=resource, user=request.user, request=request)
+        response = Response({"url": url})
+        response["Cache-Control"] = "no-store"
+        return response

@@ -56,6 +56,12 @@ def resource_request(
         )
     if not can_use_team(owner, team):
         raise NotAllowed(f"You are not a member of the team '{team.name}'.")
+    if not isinstance(parameters, dict):
+        raise PortalError(
+            'The parameters must be an object of names and values, e.g. {"storage_gb": 5}.',
+            code="invalid",
+            fields={"parameters": "Expected an object of names and values."},
+        )
     hidden_parameters_refuse(template, parameters)
     errors = {}
     if problem := name_error(name):

@@ -218,6 +218,7 @@ def resource_action(request, resource_id, action):
 
 
 @require_POST  # it is recorded in the audit log: a GET (a prefetch, a crawler, an <img>) must not do that
+@require_POST  # it is recorded in the audit log: a GET (a prefetch, a crawler, an <img>) must not do that
 def resource_open(request, resource_id):
     """Open a notebook: a recorded redirect to its address with the token."""
     resource = _resource_or_404(request, resource_id)

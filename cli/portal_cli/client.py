@@ -97,6 +97,32 @@ class Api:
             return None
         return response.json()
 
+    def download(self, path: str, params: dict, target) -> int:
+        """Stream a download into the open file `target` (following a storage server's short-lived address)."""
+        try:
+            with self.http.stream("GET", path.lstrip("/"), params=params, follow_redirects=True) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        body = {}
+                    message = body.get("message") or f"The portal answered {response.status_code}."
+                    raise CliError(
+                        message, code=body.get("error", "error"), exit_code=_status_exit(response.status_code)
+                    )
+                size = 0
+                for chunk in response.iter_bytes(1024 * 1024):
+                    target.write(chunk)
+                    size += len(chunk)
+                return size
+        except httpx.HTTPError as exc:
+            raise CliError(
+                f"The download from {self.url} broke off ({exc.__class__.__name__}). Try again.",
+                code="unreachable",
+                exit_code=EXIT_UNREACHABLE,
+            ) from None
+
     def get(self, path: str, **params):
         return self.request("GET", path, params={k: v for k, v in params.items() if v not in (None, "")})
 

@@ -289,7 +289,7 @@ def logs(state, resource, follow, tail):
 def credentials(state, resource):
     """A resource's secrets (passwords, keys, tokens). The portal records that you looked."""
     api = state.api()
-    body = api.get(f"resources/{api.resource_id(resource)}/credentials/")
+    body = api.post(f"resources/{api.resource_id(resource)}/credentials/", {})  # a reveal: POST, and recorded
     table = Table("name", "value")
     for key, value in body["credentials"].items():
         table.add_row(key, value)
@@ -346,9 +346,71 @@ def delete(state, resource, yes, wait, timeout):
 def open_(state, resource):
     """Open a notebook (or a resource's page) in your browser."""
     api = state.api()
-    url = f"{api.url}/resources/{api.resource_id(resource)}/open/"
+    url = api.post(f"resources/{api.resource_id(resource)}/open/")["url"]  # a one-time link where the portal can
     opened = webbrowser.open(url)
     emit(state, {"url": url, "opened": opened}, text=url if not opened else f"Opened {url}")
+
+
+@cli.group("files")
+def files_group():
+    """Your team's files: the team folder, notebooks' and jobs' working folders, and buckets."""
+
+
+@command(files_group, "ls")
+@click.argument("root", required=False)
+@click.argument("path", required=False, default="")
+def files_ls(state, root, path):
+    """Without ROOT: the places your files live. With ROOT (e.g. team-<slug>): what a folder holds."""
+    api = state.api()
+    if not root:
+        roots = api.get("files/")
+        table = Table("Root", "What", "Team")
+        for item in roots:
+            table.add_row(item["key"], item["label"], item["team"])
+        emit(state, roots, table)
+        return
+    listing = api.get(f"files/{root}/", path=path)
+    if not listing["is_dir"]:
+        emit(state, listing, text=f"{listing['path']}: {listing['size']} bytes")
+        return
+    table = Table("Name", "Size", "Changed")
+    for entry in listing["entries"]:
+        size = "" if entry["is_dir"] else str(entry["size"])
+        table.add_row(entry["name"] + ("/" if entry["is_dir"] else ""), size, str(entry["modified"] or ""))
+    emit(state, listing, table)
+
+
+@command(files_group, "get")
+@click.argument("root")
+@click.argument("path")
+@click.option("-o", "--output", help="Where to write it (default: its name here; a folder comes as a .zip).")
+def files_get(state, root, path, output):
+    """Download a file, or a folder as a zip."""
+    from pathlib import Path
+
+    api = state.api()
+    listing = api.get(f"files/{root}/", path=path)
+    name = (path.rstrip("/").rsplit("/", 1)[-1] or root) + (".zip" if listing["is_dir"] else "")
+    target = Path(output or name)
+    with target.open("wb") as handle:
+        size = api.download(f"files/{root}/download/", {"path": path}, handle)
+    emit(state, {"path": str(target), "bytes": size}, text=f"Wrote {target} ({size} bytes).")
+
+
+@command(files_group, "put")
+@click.argument("root")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "folder", default="", help="The folder inside ROOT to put them in (default: its top).")
+def files_put(state, root, files, folder):
+    """Upload files (streamed; big files are fine)."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    api = state.api()
+    with ExitStack() as stack:
+        parts = [("files", (Path(f).name, stack.enter_context(open(f, "rb")))) for f in files]  # noqa: SIM115
+        body = api.request("POST", f"files/{root}/upload/", data={"path": folder}, files=parts)
+    emit(state, body, text=body["message"])
 
 
 @command(cli, "ids")

@@ -165,7 +165,22 @@ def on_operation_finished(sender, *, operation, resource, outcome, duration_seco
         )
 
 
+def on_service_changed(sender, *, check, up: bool, message: str = "", at=None, **kwargs):
+    """A catalog service went down or came back: its owners (the owning team's admins) and the Keepers are told."""
+    entry = check.entry
+    title = f"{entry.name} is back up" if up else f"{entry.name} is down"
+    body = message if up else f"{message} The Keepers are told too; /status shows every service."
+    key = f"service:{check.pk}:{'up' if up else 'down'}:{at.isoformat() if at else ''}"
+    url = f"/catalog/{entry.slug}/"
+    notify_keepers(Kind.SERVICE_DOWN, title=title, body=body, url=url, dedupe_key=key)
+    if entry.owner_team_id:
+        notify_team_admins(entry.owner_team, kind=Kind.SERVICE_DOWN, title=title, body=body, url=url, dedupe_key=key)
+
+
 def connect() -> None:
+    from catalog.signals import service_state_changed
+
+    service_state_changed.connect(on_service_changed, dispatch_uid="notifications-service")
     resource_state_changed.connect(on_state_changed, dispatch_uid="notifications-state")
     resource_warning.connect(on_warning, dispatch_uid="notifications-warning")
     operation_finished.connect(on_operation_finished, dispatch_uid="notifications-operation")

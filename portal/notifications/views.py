@@ -28,6 +28,7 @@ def inbox(request):
     )
 
 
+@require_POST  # it marks the notification read: no GET changes anything
 def open_one(request, pk):
     """Mark one read and go where it leads."""
     try:

@@ -182,3 +182,19 @@ def test_a_service_that_stops_answering_shows_down_within_two_probe_intervals(se
     assert "Model registry" in client.get("/keepers/").content.decode().split('id="services"')[1]
     status = client.get("/status/").content.decode()
     assert '<span class="badge bad">Down</span>' in status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_service_going_down_and_up_tells_its_owners_and_the_keepers(service, team_a, alice_admin, keeper):
+    from portal.notifications.models import Notification
+
+    entry = Entry.objects.create(slug="registry", name="Model registry", kind=EntryKind.SERVICE, owner_team=team_a)
+    check = HealthCheck.objects.create(entry=entry, url=service.url())
+    health_probe_all()  # up: nobody is told
+    assert HealthCheck.objects.get(pk=check.pk).is_up is True and not Notification.objects.exists()
+    service.stop()
+    health_probe_all()
+    down = Notification.objects.filter(kind="service_down", title="Model registry is down")
+    assert sorted(down.values_list("user__username", flat=True)) == sorted([alice_admin.username, keeper.username])
+    health_probe_all()  # still down: nobody is told twice
+    assert down.count() == 2

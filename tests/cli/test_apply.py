@@ -7,8 +7,8 @@ import psycopg
 import pytest
 import yaml
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 
+from portal.tokens import token_issue
 from provisioning.models import Operation, Resource, State
 from tests.conftest import wait_for
 
@@ -46,7 +46,7 @@ def _all_ready(timeout=120):
 
 
 def test_apply_twice_changes_nothing_and_an_edit_is_exactly_one_change(run_portal, templates, alice, tmp_path):
-    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": Token.objects.create(user=alice).key}
+    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": token_issue(user=alice, name="cli")[1]}
     team_file = tmp_path / "team.yaml"
     _declare(team_file, 5)
 

@@ -65,7 +65,7 @@ def test_a_wrong_token_exits_non_zero_with_the_apis_message(run_portal, alice):
     api_says = httpx.get(f"{run_portal.url}/api/v1/resources/", headers={"Authorization": "Token not-a-token"}).json()[
         "message"
     ]
-    assert api_says.startswith("Invalid token.")
+    assert api_says.startswith("This token is not valid")
     result = run_portal("ls", env={"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": "not-a-token"})
     assert result.returncode == 3
     assert result.stderr == f"Error: {api_says}\n"
@@ -81,9 +81,9 @@ def test_wrong_password_and_bad_input_in_the_apis_words(run_portal, templates, a
     assert "Wrong username or password." in wrong.stderr
     assert not (run_portal.home / ".config" / "portal" / "config.json").exists()
 
-    from rest_framework.authtoken.models import Token
+    from portal.tokens import token_issue
 
-    token = Token.objects.create(user=alice).key
+    token = token_issue(user=alice, name="cli")[1]
     env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": token}
     too_big = run_portal("new", "postgres-database", "--name", "big", "--param", "storage_gb=9999", env=env)
     assert too_big.returncode == 1
@@ -107,12 +107,11 @@ def test_unreachable_portal_has_its_own_exit_code(run_portal):
 def test_generate_downloads_a_project_zip(run_portal, alice, tmp_path):
     import zipfile
 
-    from rest_framework.authtoken.models import Token
-
+    from portal.tokens import token_issue
     from utilities.projects import shipped_templates_load
 
     shipped_templates_load()
-    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": Token.objects.create(user=alice).key}
+    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": token_issue(user=alice, name="cli")[1]}
     target = tmp_path / "svc.zip"
     result = run_portal(
         "generate",
@@ -129,3 +128,30 @@ def test_generate_downloads_a_project_zip(run_portal, alice, tmp_path):
     assert "hello_api/src/hello_api/app.py" in zipfile.ZipFile(target).namelist()
     wrong = run_portal("generate", "web-service", "--answer", "port=soon", env=env)
     assert wrong.returncode == 2 and "port must be a number" in wrong.stderr
+
+
+def test_files_put_ls_get(run_portal, alice, tmp_path):
+    """`portal files` talks to the file browser's API: upload, list, download (a file and a folder as a zip)."""
+    import zipfile
+
+    from portal.tokens import token_issue
+
+    env = {"PORTAL_URL": run_portal.url, "PORTAL_TOKEN": token_issue(user=alice, name="cli")[1]}
+    data = tmp_path / "train.py"
+    data.write_bytes(b"print('hello')\n" * 1000)
+    put = run_portal("files", "put", "team-team-a", str(data), "--json", env=env)
+    assert put.returncode == 0, put.stderr
+    assert json.loads(put.stdout)["paths"] == ["train.py"]
+    roots = json.loads(run_portal("files", "ls", "--json", env=env).stdout)
+    assert "team-team-a" in [root["key"] for root in roots]
+    listing = json.loads(run_portal("files", "ls", "team-team-a", "--json", env=env).stdout)
+    assert [(e["name"], e["size"]) for e in listing["entries"]] == [("train.py", data.stat().st_size)]
+    out = tmp_path / "copy.py"
+    got = run_portal("files", "get", "team-team-a", "train.py", "-o", str(out), env=env)
+    assert got.returncode == 0, got.stderr
+    assert out.read_bytes() == data.read_bytes()
+    folder = tmp_path / "all.zip"
+    assert run_portal("files", "get", "team-team-a", "", "-o", str(folder), env=env).returncode == 0
+    assert zipfile.ZipFile(folder).namelist() == ["train.py"]
+    missing = run_portal("files", "get", "team-team-a", "nothing.txt", env=env)
+    assert missing.returncode == 4 and "no such file" in missing.stderr.lower()

@@ -30,6 +30,10 @@ def _samples(text: str) -> dict:
 @pytest.mark.django_db
 def test_loopback_may_scrape_without_a_token_and_every_name_starts_with_portal(client, templates, team_a, alice):
     make_resource(templates["postgres-database"], team_a, alice, name="db1", state=State.READY)
+    from catalog.models import Entry, HealthCheck
+
+    entry = Entry.objects.create(slug="registry", name="Model registry", kind="service")
+    HealthCheck.objects.create(entry=entry, url="http://127.0.0.1:9/health", is_up=False)
     client.get("/healthz")
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -41,6 +45,7 @@ def test_loopback_may_scrape_without_a_token_and_every_name_starts_with_portal(c
     assert samples[("portal_http_requests_total", (("status", "200"), ("view", "healthz")))] >= 1
     assert ("portal_celery_queue_length", (("queue", "operations"),)) in samples
     assert samples[("portal_dependency_up", (("name", "redis"),))] == 1
+    assert samples[("portal_catalog_service_up", (("service", "registry"),))] == 0
     assert samples[("portal_gpus_free", ())] + samples[("portal_gpus_in_use", ())] == 2  # PORTAL_GPUS=2 in tests
     checked = promtool("check", "metrics", stdin=response.content)
     assert checked.returncode == 0, checked.stdout + checked.stderr

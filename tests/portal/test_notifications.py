@@ -16,6 +16,7 @@ from django.utils import timezone
 from portal.notifications import services as notifications
 from portal.notifications.models import Notification, TeamWebhook
 from portal.notifications.tasks import MAX_ATTEMPTS, backoff_seconds, deliver
+from provisioning import control, services
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 from tests.factories import UserFactory, make_resource
@@ -152,7 +153,6 @@ def test_engine_events_become_notifications(
     db, templates, alice, alice_admin, team_a, keeper, django_capture_on_commit_callbacks
 ):
     """Listening to portal.signals: ready, failed, approval needed (Keepers) and decided, quota at 80 %."""
-    from provisioning import services
 
     team_a.max_databases = 1
     team_a.save()
@@ -190,14 +190,13 @@ def test_notify_keepers_tells_every_keeper_once(db, keeper):
 def test_idle_notebook_warns_its_owner_and_keep_it_running_resets_the_idle_clock(
     db, client, templates, alice, bob, team_a, django_capture_on_commit_callbacks
 ):
-    from provisioning import services
 
     notebook = make_resource(
         templates["jupyter-notebook"], team_a, alice, "nb1", parameters={"idle_timeout_minutes": 30}, state=State.READY
     )
     Resource.objects.filter(pk=notebook.pk).update(last_activity_at=timezone.now() - timedelta(minutes=25))
     with django_capture_on_commit_callbacks(execute=True):
-        services._cull_idle(Resource.objects.get(pk=notebook.pk))
+        control.cull_idle(Resource.objects.get(pk=notebook.pk))
     note = Notification.objects.get(user=alice, kind="notebook_idle")
     assert note.action == "keep_running" and note.action_target == str(notebook.pk)
     assert "will be stopped at" in note.body
@@ -211,7 +210,7 @@ def test_idle_notebook_warns_its_owner_and_keep_it_running_resets_the_idle_clock
     assert client.post(f"/notifications/keep-running/{notebook.pk}/").status_code == 302
     notebook.refresh_from_db()
     assert notebook.last_activity_at >= before and notebook.warning == ""
-    services._cull_idle(Resource.objects.get(pk=notebook.pk))  # the clock starts again: no warning, no stop
+    control.cull_idle(Resource.objects.get(pk=notebook.pk))  # the clock starts again: no warning, no stop
     notebook.refresh_from_db()
     assert notebook.state == State.READY and notebook.warning == ""
     assert "Keep it running" not in client.get("/notifications/").content.decode()
@@ -226,7 +225,6 @@ def test_finished_job_notifies_its_owner_within_10_seconds_by_inbox_and_email(
     api,
     alice,
 ):
-    from provisioning import services
 
     job = api_create(
         api(alice),
@@ -237,7 +235,7 @@ def test_finished_job_notifies_its_owner_within_10_seconds_by_inbox_and_email(
     wait_for(job, [State.RUNNING, State.SUCCEEDED], timeout=60)
     deadline = time.monotonic() + 90
     while not Notification.objects.filter(user=alice, kind="job_finished").exists() and time.monotonic() < deadline:
-        services.poll_running()  # what the control loop's poller does every few seconds
+        control.poll_running()  # what the control loop's poller does every few seconds
         time.sleep(0.5)
     job = Resource.objects.get(pk=job.pk)
     assert job.state == State.SUCCEEDED

@@ -104,6 +104,7 @@ MATRIX = {
     "api/v1/resources/<uuid:resource_id>/reject/": [("post", "LDDHS", {"reason": "no"}, None)],
     "api/v1/resources/<uuid:resource_id>/credentials/": [("post", "LOOHO", {}, None)],
     "api/v1/resources/<uuid:resource_id>/logs/": [("get", "LOOHO", None, None)],
+    "api/v1/resources/<uuid:resource_id>/open/": [("post", "LSSHS", {}, None)],
     "resources/<uuid:resource_id>/output/": [("get", "LOOHO", None, None)],
     "resources/<uuid:resource_id>/output/download/": [("get", "LHHHH", None, None)],  # a bucket prints nothing
     "files/": [("get", "LOOOO", None, None)],
@@ -186,7 +187,7 @@ MATRIX = {
     ],
     "invitations/<str:token>/": [("get", "LDDOD", None, None)],
     "notifications/": [("get", "LOOOO", None, None)],
-    "notifications/<int:pk>/": [("get", "LOHHH", None, None)],
+    "notifications/<int:pk>/": [("post", "LOHHH", {}, None)],
     "notifications/keep-running/<uuid:resource_id>/": [("post", "LHHHH", {}, None)],
     "notifications/preferences/": [("get", "LOOOO", None, None)],
     "notifications/read/": [

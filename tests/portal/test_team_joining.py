@@ -36,7 +36,7 @@ def test_new_account_joins_demo_from_the_admins_notification_and_can_request_a_n
     assert note.title == "newcomer asks to join Demo team"
     assert Notification.objects.filter(user=keeper, kind="join_request").exists()
     client.force_login(admin)
-    assert client.get(f"/notifications/{note.pk}/")["Location"] == "/teams/demo/"
+    assert client.post(f"/notifications/{note.pk}/")["Location"] == "/teams/demo/"
     team_page = client.get("/teams/demo/").content.decode()
     assert "newcomer" in team_page and "I study proteins" in team_page
     assert client.post(f"/teams/join-requests/{join.pk}/", {"decision": "accept"}).status_code == 302

@@ -61,7 +61,7 @@ def test_database_password_rotation(live_worker, templates, team_a, alice, api):
 
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(old_dsn).close()
-    new_dsn = client.get(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]["dsn"]
+    new_dsn = client.post(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]["dsn"]
     assert new_dsn != old_dsn
     with psycopg.connect(new_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,), "the data is kept"
@@ -78,7 +78,7 @@ def test_bucket_key_rotation(live_worker, s3_settings, templates, team_a, alice,
     _s3(old, endpoint).put_object(Bucket=bucket, Key="a.txt", Body=b"a")
     assert api(alice).post(f"/api/v1/resources/{resource.pk}/rotate/").status_code == 202
     resource = _wait_rotated(resource)
-    new = api(alice).get(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]
+    new = api(alice).post(f"/api/v1/resources/{resource.pk}/credentials/").json()["credentials"]
     assert new["access_key_id"] != old["access_key_id"]
     with pytest.raises(ClientError) as refused:
         _s3(old, endpoint).get_object(Bucket=bucket, Key="a.txt")

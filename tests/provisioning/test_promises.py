@@ -119,7 +119,7 @@ def test_quota_reads_the_merged_parameters(templates, api, alice, team_a):
     response = api(alice).post(
         "/api/v1/resources/", {"template": "training-job", "name": "greedy", "parameters": {}}, format="json"
     )
-    assert response.status_code == 400 and response.json()["error"] == "over_quota"
+    assert response.status_code == 409 and response.json()["error"] == "over_quota"
     assert not Resource.objects.exists()
 
 

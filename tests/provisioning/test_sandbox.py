@@ -353,4 +353,4 @@ def test_the_sizes_from_the_form_reach_the_cgroups(live_worker, templates, api, 
         time.sleep(0.2)
     assert len(procs_file.read_text().split()) >= 2  # the sandbox and the program inside it are counted
     assert client.post(f"/api/v1/resources/{job.pk}/cancel/").status_code == 202
-    wait_for(job, [State.STOPPED, State.FAILED], timeout=60)
+    wait_for(job, [State.CANCELLED, State.STOPPED, State.FAILED], timeout=60)

@@ -166,7 +166,7 @@ def test_slurm_gpus_count_against_the_team_quota(slurm_worker, templates, api, a
         {"template": "training-job-slurm", "name": "one-more", "parameters": {"command": "true", "gpus": 1}},
         format="json",
     )
-    assert response.status_code == 400 and "quota" in response.json()["message"]
+    assert response.status_code == 409 and "quota" in response.json()["message"]
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ def test_a_one_gpu_job_of_sixty_seconds_adds_a_sixtieth_of_a_gpu_hour(templates,
     assert day.cost == pytest.approx(Decimal("0.05"), abs=Decimal("0.0025"))
     assert day.owner == alice and day.kind == "training_job"
     services.usage_settle(at=timezone.now() + timedelta(hours=5))  # ended: settling and deleting add nothing
+    _move(job, State.DELETING)
     _move(job, State.DELETED)
     assert UsageDay.objects.get(pk=day.pk).gpu_hours == pytest.approx(day.gpu_hours)
 
