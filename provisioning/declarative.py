@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import re
 
-from django.db import transaction
-
 from catalog.models import Template
 from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.permissions import can_use_team, teams_visible_to
 from provisioning import services
-from provisioning.models import Action, Resource, State
+from provisioning.models import Resource, State
 from provisioning.parameters import parameters_validate
 
 GONE = (State.DELETED, State.DELETING, State.REJECTED)
@@ -168,24 +166,7 @@ def declaration_apply(*, user, team_slug: str, resources, prune: bool = False, d
 
 def _update(resource: Resource, parameters: dict, user, request) -> Resource:
     """New parameters, made real by the driver's apply (an APPLY operation on a worker)."""
-    with transaction.atomic():
-        locked = Resource.objects.select_for_update().get(pk=resource.pk)
-        if locked.state != State.READY:
-            raise PortalError(f"'{locked.name}' is {locked.get_state_display().lower()}; change it when ready.")
-        old = dict(locked.parameters)
-        locked.parameters = parameters
-        locked.state, locked.status_message = State.PROVISIONING, "Applying the new parameters..."
-        locked.save(update_fields=["parameters", "state", "status_message", "updated_at"])
-        services._event(locked, f"Parameters changed by {user.get_username()} (portal apply).")
-        services._new_operation(locked, Action.APPLY, user)
-        audit_record(
-            actor=user,
-            action="resource.update",
-            target=locked,
-            request=request,
-            data={"from": {k: old.get(k) for k in parameters}, "to": parameters},
-        )
-    return locked
+    return services.resource_update(resource=resource, parameters=parameters, user=user, request=request)
 
 
 def declaration_export(*, user, team_slug: str) -> dict:

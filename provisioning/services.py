@@ -312,6 +312,34 @@ def resource_open_url(*, resource, user, request=None) -> str:
     return url
 
 
+def resource_update(*, resource, parameters: dict, user, request=None) -> Resource:
+    """New parameters for a ready resource (resources as code), made real by the driver's apply on a worker."""
+    if not can_manage(user, resource):
+        raise NotAllowed("Only the owner, a team admin or a Keeper can change this resource.")
+    with transaction.atomic():
+        locked = Resource.objects.select_for_update().get(pk=resource.pk)
+        if locked.state != State.READY:
+            raise PortalError(
+                f"'{locked.name}' is {locked.get_state_display().lower()}; change it when it is ready.",
+                code="invalid_state",
+                status_code=409,
+            )
+        old = dict(locked.parameters)
+        locked.parameters = parameters
+        locked.state, locked.status_message = State.PROVISIONING, "Applying the new parameters..."
+        locked.save(update_fields=["parameters", "state", "status_message", "updated_at"])
+        event(locked, f"Parameters changed by {user.get_username()}.")
+        new_operation(locked, Action.APPLY, user)
+        audit_record(
+            actor=user,
+            action="resource.update",
+            target=locked,
+            request=request,
+            data={"from": {k: old.get(k) for k in parameters}, "to": parameters},
+        )
+    return locked
+
+
 def resource_reapply(*, resource, user, request=None) -> Resource:
     """Apply the template again, bringing drifted infrastructure back to what it should be."""
     return _simple_action(resource, user, "reapply", Action.APPLY, State.PROVISIONING, "Applying again...", request)

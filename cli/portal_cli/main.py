@@ -13,6 +13,7 @@ from rich.table import Table
 
 from portal_cli.client import (
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
     EXIT_TIMEOUT,
     EXIT_USAGE,
     Api,
@@ -155,10 +156,22 @@ def parse_params(pairs, schema: dict) -> dict:
     return params
 
 
-def wait_until_settled(state: State, api: Api, resource_id: str, timeout: float, until=SETTLED) -> dict:
+def _read(api: Api, resource_id: str, last: dict | None, until) -> dict:
+    """The resource now; once deleted the API answers 404 for it, which is the end a delete waits for."""
+    try:
+        return api.get(f"resources/{resource_id}/")
+    except CliError as exc:
+        if exc.exit_code == EXIT_NOT_FOUND and "deleted" in until and last is not None:
+            return {**last, "state": "deleted", "state_label": "Deleted", "status_message": "Deleted."}
+        raise
+
+
+def wait_until_settled(
+    state: State, api: Api, resource_id: str, timeout: float, until=SETTLED, last: dict | None = None
+) -> dict:
     """Poll the resource, showing a live line, until it settles; exit codes for failure and timeout."""
     deadline = time.monotonic() + timeout
-    resource = api.get(f"resources/{resource_id}/")
+    resource = _read(api, resource_id, last, until)
     status = None if state.json else err.status("")
     if status:
         status.start()
@@ -174,7 +187,7 @@ def wait_until_settled(state: State, api: Api, resource_id: str, timeout: float,
                 message = resource.get("status_message") or ""
                 status.update(f"{resource['name']}: {resource['state_label']}{' - ' + message if message else ''}")
             time.sleep(1)
-            resource = api.get(f"resources/{resource_id}/")
+            resource = _read(api, resource_id, resource, until)
     finally:
         if status:
             status.stop()
@@ -304,7 +317,7 @@ def _action(state, resource, action, wait, timeout, until):
     else:
         result = api.post(f"resources/{resource_id}/{action}/")
     if wait:
-        _finish_wait(state, wait_until_settled(state, api, resource_id, timeout, until=until))
+        _finish_wait(state, wait_until_settled(state, api, resource_id, timeout, until=until, last=result))
         return
     emit(state, result, text=f"{result['name']}: {result['state_label']}.")
 
@@ -369,7 +382,7 @@ def files_ls(state, root, path):
             table.add_row(item["key"], item["label"], item["team"])
         emit(state, roots, table)
         return
-    listing = api.get(f"files/{root}/", path=path)
+    listing = api.request("GET", f"files/{root}/", params={"path": path} if path else {})
     if not listing["is_dir"]:
         emit(state, listing, text=f"{listing['path']}: {listing['size']} bytes")
         return
@@ -389,7 +402,7 @@ def files_get(state, root, path, output):
     from pathlib import Path
 
     api = state.api()
-    listing = api.get(f"files/{root}/", path=path)
+    listing = api.request("GET", f"files/{root}/", params={"path": path} if path else {})
     name = (path.rstrip("/").rsplit("/", 1)[-1] or root) + (".zip" if listing["is_dir"] else "")
     target = Path(output or name)
     with target.open("wb") as handle:

@@ -126,10 +126,23 @@ class RequestAssign(APIView):
         return Response(RequestSerializer(services.request_assign(request=found, user=request.user)).data)
 
 
+class FeedbackReasonSerializer(serializers.Serializer):
+    helpful = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class FeedbackTallySerializer(serializers.Serializer):
+    target_type = serializers.ChoiceField(choices=[("entry", "entry"), ("guide", "guide")])
+    target_key = serializers.CharField()
+    helpful = serializers.IntegerField(min_value=0)
+    not_helpful = serializers.IntegerField(min_value=0)
+    reasons = FeedbackReasonSerializer(many=True)
+
+
 class FeedbackView(APIView):
     """POST marks a guide or catalog entry helpful or not; GET (Keepers) gives the tallies with reasons."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: FeedbackTallySerializer(many=True)})
     def get(self, request):
         if not is_keeper(request.user):
             raise PortalError("Only the Keepers see the feedback tallies.", code="forbidden", status_code=403)

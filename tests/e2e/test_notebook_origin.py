@@ -29,7 +29,7 @@ def test_a_keeper_opens_a_scientists_notebook_without_sending_the_portal_session
     assert any(c["name"] == "sessionid" for c in page.context.cookies(live_server.url))
     page.goto(f"/resources/{notebook.pk}/")
     with page.context.expect_page() as opened:
-        page.get_by_role("link", name="Open notebook").click()
+        page.get_by_role("button", name="Open notebook").click()
     lab = opened.value
     lab.wait_for_load_state()
     expect(lab.locator(".jp-LabShell")).to_be_visible(timeout=60_000)

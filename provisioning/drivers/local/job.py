@@ -38,11 +38,17 @@ def team_source(team, relative: str) -> Path:
     parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
     if relative.startswith("/") or ".." in parts or any("\x00" in part for part in parts) or not parts:
         raise ValueError("Give a path inside your team folder, like projects/mnist (no '..', not starting with '/').")
+    if any(len(part.encode()) > 255 for part in parts):
+        raise ValueError("A name in that path is too long (255 bytes at most).")
     base = Path(os.path.realpath(team_folder(team)))
-    source = Path(os.path.realpath(base.joinpath(*parts)))
+    try:
+        source = Path(os.path.realpath(base.joinpath(*parts)))
+        exists = source.exists()
+    except OSError:
+        raise ValueError("That path cannot be read in your team folder; check its spelling.") from None
     if base not in source.parents:
         raise ValueError("That path leads outside your team folder.")
-    if not source.exists():
+    if not exists:
         raise ValueError(f"There is no {relative} in your team folder; upload it in Files first.")
     return source
 
