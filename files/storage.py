@@ -92,6 +92,8 @@ class LocalStore:
         entries = []
         with os.scandir(real) as scan:
             for item in scan:
+                if item.name.startswith("."):  # hidden, as Jupyter does (the team's Python layer is .python)
+                    continue
                 try:
                     info = item.stat()  # follows links; a dangling one is skipped
                 except OSError:
@@ -171,8 +173,9 @@ class LocalStore:
         real = self._existing(path)
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
             for folder, dirs, files in os.walk(real):
-                dirs[:] = [name for name in dirs if not (Path(folder) / name).is_symlink()]
-                for name in files:
+                # Hidden entries stay out, as in the listing (the team's Python layer is .python).
+                dirs[:] = [n for n in dirs if not n.startswith(".") and not (Path(folder) / n).is_symlink()]
+                for name in (n for n in files if not n.startswith(".")):
                     item = Path(folder) / name
                     if item.is_symlink():
                         resolved = Path(os.path.realpath(item))

@@ -95,8 +95,8 @@ class ResourceCreateSerializer(serializers.Serializer):
     template = serializers.SlugField(help_text="Slug of the template, from GET /api/v1/templates/.")
     name = serializers.CharField(max_length=100, help_text="Lowercase letters, digits and dashes; unique in the team.")
     team = serializers.SlugField(required=False, help_text="Team slug; may be left out when you are in one team.")
-    parameters = serializers.DictField(
-        required=False, default=dict, help_text='Values for the template\'s schema: an object, e.g. {"gpus": 1}.'
+    parameters = serializers.JSONField(
+        required=False, default=dict, help_text="Values for the template's schema: an object, e.g. {\"gpus\": 1}."
     )
 
 

@@ -455,3 +455,24 @@ def _forget_cached_lists():
     from django.core.cache import cache
 
     cache.delete_many(["catalog:popular-tags:25", "catalog:owner-teams", "guides:tag-cloud:30"])
+
+
+@pytest.fixture(autouse=True)
+def _empty_team_folders_of_the_test_teams():
+    """Team folders live on disk, outside the database each test rolls back: the test teams (team-a, team-b) start
+    with empty ones. Their Python layer (.python) is kept: it is made on demand and costs time to make again."""
+    import shutil
+
+    from django.conf import settings
+
+    for slug in ("team-a", "team-b"):
+        folder = Path(settings.PORTAL_USER_DATA_DIR) / "teams" / slug
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name == ".python":
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+    yield

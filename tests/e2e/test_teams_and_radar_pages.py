@@ -41,7 +41,7 @@ def test_join_accept_and_notifications_in_a_browser(page, phone, world):
     expect(page.locator(".bell .count")).to_have_text("1")
     page.locator(".bell").click()
     shot(page, "14-notifications-desktop")
-    page.get_by_role("link", name="newcomer asks to join Demo team").click()
+    page.get_by_role("button", name="newcomer asks to join Demo team").click()
     expect(page).to_have_url(re.compile("/teams/demo/$"))
     shot(page, "14-team-page-desktop")
     page.locator("section", has_text="Asking to join").get_by_role("button", name="Accept").click()
