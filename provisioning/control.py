@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,7 +22,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from portal.signals import resource_warning, send_after_commit
-from provisioning import services
+from provisioning import doorbell, services
 from provisioning.doorbell import enqueue
 from provisioning.drivers import DriverError, get_driver
 from provisioning.engine import after_transition, event
@@ -199,6 +200,38 @@ def poll_running() -> int:
         poll_one(resource)
         count += 1
     return count
+
+
+# How long a start is followed closely (as long as a local notebook may take to answer, so a start is always judged
+# even where no beat runs); after that the poller on beat carries on alone.
+FOLLOW_SECONDS = 130
+
+
+def follow_delay(elapsed: float) -> float:
+    """How soon to look again at something that started `elapsed` seconds ago: often at first (a notebook answers
+    within a second or two), then at the poller's pace."""
+    if elapsed < 5:
+        return 0.1
+    if elapsed < 30:
+        return 0.5
+    return float(settings.POLL_INTERVAL_SECONDS)
+
+
+def follow(resource_id: int, since: float) -> str:
+    """One look at a resource that a driver left starting (it returned "in progress"): poll it once and, while it is
+    still starting, ring for the next look. Between looks no worker is held. The beat poller is the safety net."""
+    resource = Resource.objects.select_related("team", "template").filter(pk=resource_id).first()
+    if resource is None or resource.state not in (State.PROVISIONING, State.STARTING):
+        return "done"
+    poll_one(resource)
+    state = Resource.objects.filter(pk=resource_id).values_list("state", flat=True).first()
+    elapsed = time.time() - since
+    if state not in (State.PROVISIONING, State.STARTING):
+        return "done"
+    if elapsed > FOLLOW_SECONDS:
+        return "left to the poller"
+    doorbell.follow(resource_id, since=since, countdown=follow_delay(elapsed))
+    return "following"
 
 
 DRIFT_LOCK = 0x13D1F7  # advisory lock key of the drift check

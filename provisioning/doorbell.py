@@ -35,3 +35,14 @@ def enqueue(operation: Operation, *, countdown: float | None = None) -> None:
             OPERATION_TASK, args=[operation_id], countdown=countdown, soft_time_limit=soft, time_limit=hard
         )
     )
+
+
+FOLLOW_TASK = "provisioning.follow"
+
+
+def follow(resource_id: int, *, since: float, countdown: float = 0.1) -> None:
+    """Ask the control loop to look at a resource in motion again shortly (queue `control`), after the current
+    transaction commits. Each look is one quick poll; nothing waits in a worker between looks."""
+    transaction.on_commit(
+        lambda: current_app.send_task(FOLLOW_TASK, args=[resource_id, since], countdown=countdown, expires=60)
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from provisioning import gpus
+from provisioning import doorbell, gpus
 from provisioning.doorbell import enqueue
 from provisioning.drivers import DriverError, Queued, get_driver
 from provisioning.drivers.base import IN_PROGRESS
@@ -158,8 +159,8 @@ def operation_execute(*, operation_id: int, worker: str) -> str:
     driver = get_driver(resource.driver, resource.kind)
     log = OperationLog(operation, resource.secrets)
     log(
-        f"{DOING[operation.action]} {resource.name} with the {driver.label or driver.name} driver "
-        f"(attempt {operation.attempt}, worker {worker})."
+        f"{DOING[operation.action]} {resource.name} ({driver.label or driver.name}; "
+        f"attempt {operation.attempt}, worker {worker})."
     )
     try:
         with Heartbeat(operation):
@@ -245,6 +246,7 @@ def _operation_succeeded(operation, resource, log, result, driver) -> str:
             state = result.resource_state if result and result.resource_state else DONE_STATE[operation.action]
             if state == IN_PROGRESS:  # started; the control loop polls it on (nothing waits in a worker)
                 state = RUNNING_STATE[operation.action]
+                doorbell.follow(resource.pk, since=time.time())
             if operation.action == Action.STOP and driver.can_cancel and not driver.can_stop:
                 state = State.CANCELLED  # a job's stop is a cancel: it ends for good
             resource.state = state

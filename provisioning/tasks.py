@@ -6,9 +6,10 @@ starve reconcile, polling or a delete's doorbell.
 """
 
 from celery import shared_task
+from celery.signals import worker_init
 from django.conf import settings
 
-from provisioning import control, engine, services
+from provisioning import control, drivers, engine, services
 
 # Run by `celery beat` (gathered in portal/celery.py).
 BEAT_SCHEDULE = {
@@ -25,6 +26,13 @@ BEAT_SCHEDULE = {
         "options": {"expires": max(1.0, float(settings.DRIFT_CHECK_INTERVAL_SECONDS))},
     },
 }
+
+
+@worker_init.connect
+def _warm_up_drivers(**kwargs) -> None:
+    """In the worker's parent process, before it forks: the children share what the drivers load, and a first
+    operation does not pay for it (importing the Kubernetes client takes seconds on a busy machine)."""
+    drivers.warm_up()
 
 
 @shared_task(
@@ -53,6 +61,11 @@ def reconcile() -> dict:
 @shared_task(name="provisioning.poll_running", soft_time_limit=60, time_limit=90, expires=30)
 def poll_running() -> int:
     return control.poll_running()
+
+
+@shared_task(name="provisioning.follow", soft_time_limit=30, time_limit=60)
+def follow(resource_id: int, since: float) -> str:
+    return control.follow(resource_id, since)
 
 
 @shared_task(name="provisioning.drift_check", soft_time_limit=1800, time_limit=1900, expires=600)

@@ -11,6 +11,7 @@ from provisioning.drivers.base import (
     register,
     registered,
     unavailable_drivers,
+    warm_up,
 )
 from provisioning.drivers.kubernetes import driver as _kubernetes  # noqa: F401
 from provisioning.drivers.local import job as _local_job  # noqa: F401
@@ -29,4 +30,5 @@ __all__ = [
     "register",
     "registered",
     "unavailable_drivers",
+    "warm_up",
 ]

@@ -67,6 +67,11 @@ class Driver:
         """Whether this driver can be offered now (the Kubernetes one needs a configured cluster)."""
         return True
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load what the first operation would otherwise load (a heavy client library). Called once in a worker's
+        parent process, before it forks its pool, for each available driver."""
+
     def validate(self, parameters: dict, *, team, config: dict | None = None) -> dict[str, str]:
         """Checks beyond the JSON Schema (for example against the machine's capacity): {field: message}.
 
@@ -140,6 +145,13 @@ def get_driver(name: str, kind: str) -> Driver:
 
 def registered() -> dict[tuple[str, str], type[Driver]]:
     return dict(_REGISTRY)
+
+
+def warm_up() -> None:
+    """Warm up every driver that can be offered here (see Driver.warm_up)."""
+    for cls in set(_REGISTRY.values()):
+        if cls.available():
+            cls.warm_up()
 
 
 def unavailable_drivers() -> set[str]:

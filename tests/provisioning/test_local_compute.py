@@ -30,6 +30,13 @@ def test_notebook_lifecycle(live_worker, templates, api, alice, bob):
     notebook = api_create(client, "jupyter-notebook", "nb1")
     notebook = wait_for(notebook, State.READY, timeout=60)
     print(f"notebook ready after {time.monotonic() - started:.1f} s")
+    # Nothing waited in the worker: the create operation ended while JupyterLab was still starting, and the control
+    # loop (its follow-up polls), not the operation, saw it answer.
+    create = notebook.operations.get(action="create")
+    ready = notebook.events.get(message__startswith="Ready: open it")
+    assert ready.operation_id is None
+    assert create.finished_at < ready.at
+    assert "Nothing waits here" in create.log
     secrets = client.post(f"/api/v1/resources/{notebook.pk}/credentials/").json()["credentials"]
     assert "started" in _status(notebook.outputs["url"], secrets["token"])
     assert notebook.outputs["url"].endswith("/lab") and "token" not in json.dumps(notebook.outputs)

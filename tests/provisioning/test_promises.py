@@ -372,3 +372,61 @@ def test_drift_is_flagged_by_the_scheduled_task(beat_process, api, alice, tmp_pa
     beat_process.stop()
     services.resource_delete(resource=resource, user=alice)
     wait_for(resource, State.DELETED, timeout=120)
+
+
+@pytest.mark.django_db(transaction=True)  # the loop closes its connection after a poll
+def test_a_notebook_that_dies_while_starting_is_judged_by_the_control_loop(templates, team_a, alice):
+    """Apply only starts the server; the loop's poll (not a waiting worker) sees it die and says why."""
+    import subprocess
+
+    from provisioning.drivers.local import process as local_process
+
+    notebook = Resource.objects.create(
+        team=team_a, owner=alice, template=templates["jupyter-notebook"], kind="notebook", driver="local",
+        name="dies", parameters={}, state=State.PROVISIONING,
+    )  # fmt: skip
+    root = local_process.resource_dir(notebook)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "notebook.log").write_text("Traceback: jupyterlab could not bind its port\n")
+    ended = subprocess.Popen(["true"])
+    state = {"pid": ended.pid, "create_time": time.time(), "port": 1, "started_at": time.time()}
+    ended.wait()
+    Resource.objects.filter(pk=notebook.pk).update(driver_state=state)
+    notebook.refresh_from_db()
+    assert control.follow(notebook.pk, time.time()) == "done"
+    notebook.refresh_from_db()
+    assert notebook.state == State.FAILED
+    assert "stopped while starting" in notebook.status_message and "could not bind" in notebook.status_message
+
+
+@pytest.mark.django_db(transaction=True)  # the loop closes its connection after a poll
+def test_a_notebook_that_never_answers_is_followed_then_stopped(templates, team_a, alice):
+    """Still starting: the loop rings for another look (nothing waits); past the start timeout it is stopped."""
+    import subprocess
+
+    import psutil
+
+    from provisioning.drivers.local import notebook as local_notebook
+    from provisioning.drivers.local import process as local_process
+
+    notebook = Resource.objects.create(
+        team=team_a, owner=alice, template=templates["jupyter-notebook"], kind="notebook", driver="local",
+        name="silent", parameters={}, state=State.PROVISIONING,
+    )  # fmt: skip
+    silent = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        state = {"pid": silent.pid, "create_time": psutil.Process(silent.pid).create_time(),
+                 "port": local_process.free_port("127.0.0.1"), "started_at": time.time()}  # fmt: skip
+        notebook.driver_state, notebook.secrets = state, {"token": "t"}
+        notebook.save()
+        assert control.follow(notebook.pk, time.time()) == "following"
+        notebook.refresh_from_db()
+        assert notebook.state == State.PROVISIONING and notebook.status_message.startswith("Starting JupyterLab")
+        late = time.time() - local_notebook.START_TIMEOUT_SECONDS - 5
+        Resource.objects.filter(pk=notebook.pk).update(driver_state={**state, "started_at": late})
+        control.follow(notebook.pk, late)
+        notebook.refresh_from_db()
+        assert notebook.state == State.FAILED and "did not answer within" in notebook.status_message
+        assert silent.wait(timeout=60) is not None  # the loop ended it
+    finally:
+        silent.kill()

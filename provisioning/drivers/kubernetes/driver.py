@@ -79,6 +79,10 @@ class KubernetesDriver(Driver):
     def available(cls) -> bool:
         return kube.configured()
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import kubernetes.client  # noqa: F401  (seconds to import on a busy machine: once, before the pool forks)
+
     # Shared parts -------------------------------------------------------------------------------------------------
 
     def validate(self, parameters, *, team, config=None):
