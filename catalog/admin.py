@@ -16,7 +16,7 @@ class HealthCheckInline(admin.StackedInline):
 @admin.register(Template)
 class TemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_name = "template"
-    list_display = ["slug", "name", "resource_kind", "driver", "enabled", "version"]
+    list_display = ["slug", "name", "resource_kind", "driver", "enabled", "version", "warm_pool_size"]
     list_filter = ["resource_kind", "driver", "enabled"]
     search_fields = ["slug", "name"]
 

@@ -49,6 +49,11 @@ class Template(TimeStamped):
     enabled = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1)
     time_limit_minutes = models.PositiveIntegerField(default=15, help_text="Longest a create or delete may run.")
+    warm_pool_size = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Notebook servers kept started ahead of demand for each active team, so a request is ready in well "
+        "under a second (drivers that support it: local notebooks). 0 turns the pool off.",
+    )
     owner_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     search_vector = models.GeneratedField(

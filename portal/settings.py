@@ -307,6 +307,10 @@ NOTEBOOK_PUBLIC_HOST = env.str("NOTEBOOK_PUBLIC_HOST", default="127.0.0.1")
 NOTEBOOK_BIND_ADDRESS = env.str("NOTEBOOK_BIND_ADDRESS", default="127.0.0.1")
 # Warn the owner this many minutes before an idle notebook is stopped.
 NOTEBOOK_CULL_WARNING_MINUTES = env.int("NOTEBOOK_CULL_WARNING_MINUTES", default=10)
+# The warm notebook pool (provisioning/pool.py; pool size per template, set by Keepers): how often it is refilled,
+# and after how long without a sign of a team (a member signing in, a request) its pooled servers are stopped.
+NOTEBOOK_POOL_REFILL_SECONDS = env.int("NOTEBOOK_POOL_REFILL_SECONDS", default=10)
+NOTEBOOK_POOL_IDLE_MINUTES = env.int("NOTEBOOK_POOL_IDLE_MINUTES", default=60)
 # How often the control loop polls what is in motion: being created, starting, running (seconds).
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=2)
 # Warn an owner this many hours before their resource reaches its expiry date.

@@ -46,3 +46,13 @@ def follow(resource_id: int, *, since: float, countdown: float = 0.1) -> None:
     transaction.on_commit(
         lambda: current_app.send_task(FOLLOW_TASK, args=[resource_id, since], countdown=countdown, expires=60)
     )
+
+
+POOL_REFILL_TASK = "provisioning.pool_refill"
+
+
+def pool_refill(*, countdown: float | None = None) -> None:
+    """Ask for a refill of the warm notebook pool (queue `control`) once the current transaction commits."""
+    transaction.on_commit(
+        lambda: current_app.send_task(POOL_REFILL_TASK, countdown=countdown, expires=max(30.0, (countdown or 0) + 30))
+    )

@@ -278,3 +278,39 @@ class CredentialPolicy(models.Model):
     @classmethod
     def current(cls) -> "CredentialPolicy":
         return cls.objects.order_by("pk").first() or cls(max_age_days=90)
+
+
+class PooledNotebook(models.Model):
+    """A notebook server started ahead of demand for one template and team (the warm pool). It counts toward
+    nothing until a request adopts it: the new resource takes its id (so its folder, port and token), and the pool
+    is refilled in the background (provisioning.pool)."""
+
+    class State(models.TextChoices):
+        STARTING = "starting", "Starting"
+        READY = "ready", "Ready"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    # What shapes the server (memory, CPUs): only a request with the same key adopts it.
+    key = models.CharField(max_length=200)
+    parameters = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.STARTING)
+    driver_state = models.JSONField(default=dict)
+    secrets_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["template", "team", "state", "key"])]
+
+    def __str__(self):
+        return f"pooled {self.template_id}/{self.team_id} {self.state}"
+
+    @property
+    def secrets(self) -> dict:
+        return decrypt_json(self.secrets_encrypted)
+
+    @secrets.setter
+    def secrets(self, value: dict) -> None:
+        self.secrets_encrypted = encrypt_json(value)

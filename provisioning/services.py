@@ -18,9 +18,10 @@ from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.models import Team
 from portal.permissions import can_use_team, is_keeper
+from provisioning import doorbell
 from provisioning.drivers import DriverError, get_driver
 from provisioning.engine import after_transition, event, new_operation
-from provisioning.models import Event, OperationState, Resource
+from provisioning.models import Event, OperationState, PooledNotebook, Resource
 from provisioning.parameters import name_error, parameters_validate
 from provisioning.policy import allowed_actions, can_manage, request_checks_run, require_action  # noqa: F401
 from provisioning.quotas import quota_excess, resource_usage
@@ -107,9 +108,16 @@ def resource_request(
                 else "Waiting for a worker to start.",
                 expires_at=_expiry(clean),
             )
+            pooled = None if needs_approval else _pooled_take(template, team, clean)
+            if pooled is not None:  # a server started ahead of demand: the resource becomes it (id, folder, token)
+                resource.id, resource.driver_state = pooled.id, pooled.driver_state
+                inputs = {**inputs, **pooled.secrets}
             resource.secrets = inputs
             resource.save()
             event(resource, f"Requested by {owner.get_username()} from the template '{template.name}'.")
+            if pooled is not None:
+                event(resource, "Took a notebook server started ahead of time: ready in a moment.")
+                doorbell.pool_refill()
             if needs_approval:
                 event(resource, "This request needs a Keeper's approval; you will see the decision here.")
             else:
@@ -133,6 +141,28 @@ def resource_request(
             status_code=409,
         ) from None
     return resource
+
+
+def _pooled_take(template: Template, team: Team, parameters: dict) -> PooledNotebook | None:
+    """A ready pooled server of this template and team whose size matches, taken (its row deleted) in the
+    request's transaction; None when there is none (the pool is off, empty, or the request asks for another size)."""
+    if not template.warm_pool_size:
+        return None
+    try:
+        key = get_driver(template.driver, template.resource_kind).pool_key(parameters)
+    except DriverError:
+        return None
+    if key is None:
+        return None
+    pooled = (
+        PooledNotebook.objects.select_for_update(skip_locked=True)
+        .filter(template=template, team=team, key=key, state=PooledNotebook.State.READY)
+        .order_by("created_at")
+        .first()
+    )
+    if pooled is not None:
+        PooledNotebook.objects.filter(pk=pooled.pk).delete()  # (the instance keeps its id, unlike Model.delete)
+    return pooled
 
 
 def hidden_parameters_refuse(template, parameters: dict) -> None:

@@ -9,7 +9,7 @@ from celery import shared_task
 from celery.signals import worker_init
 from django.conf import settings
 
-from provisioning import control, drivers, engine, services
+from provisioning import control, drivers, engine, pool, services
 
 # Run by `celery beat` (gathered in portal/celery.py).
 BEAT_SCHEDULE = {
@@ -19,6 +19,11 @@ BEAT_SCHEDULE = {
         "schedule": float(settings.POLL_INTERVAL_SECONDS),
         # A poll that could not run in time is replaced by the next one, never piled up.
         "options": {"expires": max(1.0, float(settings.POLL_INTERVAL_SECONDS))},
+    },
+    "notebook-pool-refill": {
+        "task": "provisioning.pool_refill",
+        "schedule": float(settings.NOTEBOOK_POOL_REFILL_SECONDS),
+        "options": {"expires": max(1.0, float(settings.NOTEBOOK_POOL_REFILL_SECONDS))},
     },
     "drift-check": {
         "task": "provisioning.drift_check",
@@ -66,6 +71,11 @@ def poll_running() -> int:
 @shared_task(name="provisioning.follow", soft_time_limit=30, time_limit=60)
 def follow(resource_id: int, since: float) -> str:
     return control.follow(resource_id, since)
+
+
+@shared_task(name="provisioning.pool_refill", soft_time_limit=120, time_limit=180)
+def pool_refill() -> dict:
+    return pool.refill()
 
 
 @shared_task(name="provisioning.drift_check", soft_time_limit=1800, time_limit=1900, expires=600)

@@ -61,11 +61,23 @@ class Driver:
     can_cancel: bool = False
     # Whether the real thing can drift from what was made and be applied again (Terraform).
     can_reapply: bool = False
+    # Whether servers can be started ahead of demand (the warm pool, provisioning/pool.py): then pool_key and
+    # pool_status are implemented, and apply adopts a server that already answers.
+    can_pool: bool = False
 
     @classmethod
     def available(cls) -> bool:
         """Whether this driver can be offered now (the Kubernetes one needs a configured cluster)."""
         return True
+
+    def pool_key(self, parameters: dict) -> str | None:
+        """What shapes a server started ahead of demand (a request with the same key may adopt it); None when a
+        request with these parameters can never take a pooled server (e.g. it asks for GPUs)."""
+        return None
+
+    def pool_status(self, state: dict, token: str) -> str:
+        """A pooled server's state: "ready" (answers), "starting", or "dead"."""
+        return "dead"
 
     @classmethod
     def warm_up(cls) -> None:

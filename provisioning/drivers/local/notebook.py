@@ -55,6 +55,7 @@ class LocalNotebookDriver(Driver):
     label = "JupyterLab on this machine"
     kinds = frozenset({"notebook"})
     can_stop = True
+    can_pool = True
 
     @classmethod
     def offer_problem(cls) -> str | None:
@@ -67,6 +68,16 @@ class LocalNotebookDriver(Driver):
 
     def usage(self, parameters, config=None):
         return {"notebooks": 1, "gpus": int(parameters.get("gpus") or 0)}
+
+    def pool_key(self, parameters):
+        if int(parameters.get("gpus") or 0):
+            return None  # GPUs are given when a notebook is asked for, never held by a pool
+        return json.dumps({"memory_gb": parameters.get("memory_gb"), "cpus": parameters.get("cpus")}, sort_keys=True)
+
+    def pool_status(self, state, token):
+        if not local_process.alive(state):
+            return "dead"
+        return "ready" if self._answers(state, token) else "starting"
 
     def _outputs(self, resource, state, token) -> Outputs:
         url = f"http://{settings.NOTEBOOK_PUBLIC_HOST}:{state['port']}/lab"
