@@ -16,7 +16,7 @@ from portal.errors import NotAllowed, NotFound, PortalError
 from portal.redirects import safe_next
 from portal.selectors import current_team
 from provisioning import selectors, services
-from provisioning.actions import ACTIONS, action_run, preview_enqueue
+from provisioning.actions import ACTIONS, action_run, preview_enqueue, request_team
 from provisioning.drivers import DriverError, get_driver
 from provisioning.folders import files_key, team_folder_paths
 from provisioning.forms import ResourceForm, initial_from
@@ -83,12 +83,21 @@ def _form_schema(template) -> dict:
     return form_schema(template.parameters_schema) if form_schema else template.parameters_schema
 
 
+def _request_team(request):
+    """The team a request from a page is for: the same rule as the API's (actions.request_team), with the page's
+    current team (the team switcher) as the one named; None when the user is in no team."""
+    try:
+        return request_team(request.user, current=current_team(request))
+    except PortalError:
+        return None
+
+
 def resource_new(request, slug):
     try:
         template = selectors.template_get(slug=slug)
     except NotFound:
         raise Http404("No such template") from None
-    team = current_team(request)
+    team = _request_team(request)
     visible = services.visible_parameters(template)
     initial = {"name": request.GET.get("name", "")}
     if request.GET.get("from"):  # "Run again": the form filled in as that resource was asked for
@@ -254,7 +263,7 @@ def resource_preview(request, slug):
         template = selectors.template_get(slug=slug)
     except NotFound:
         raise Http404("No such template") from None
-    team = current_team(request)
+    team = _request_team(request)
     form = ResourceForm(request.POST, schema=template.parameters_schema, visible=services.visible_parameters(template))
     if team is None or not form.is_valid():
         return render(request, "provisioning/_preview.html", {"text": "Fill in the form first (a name, too)."})
