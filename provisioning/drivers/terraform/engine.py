@@ -182,7 +182,11 @@ def state_database():
     """A connection to the database where Terraform keeps state (the pg backend's), in autocommit mode."""
     import psycopg
 
-    with psycopg.connect(_state_conn_str(), autocommit=True, connect_timeout=30) as conn:
+    try:
+        conn = psycopg.connect(_state_conn_str(), autocommit=True, connect_timeout=30)
+    except psycopg.OperationalError as exc:
+        raise TerraformError("The Terraform state database cannot be reached; try again.", retryable=True) from exc
+    with conn:
         yield conn
 
 
@@ -278,16 +282,16 @@ class Workspace:
 
         try:
             with state_database() as conn:
+                # (SELECT ... WHERE NOT EXISTS: an existing workspace does not use up a number of the id sequence)
                 conn.execute(
-                    sql.SQL("INSERT INTO {} (name, data) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING").format(
-                        _states_table()
-                    ),
-                    [self.key, _empty_state()],
+                    sql.SQL(
+                        "INSERT INTO {0} (name, data) SELECT %s, %s WHERE NOT EXISTS "
+                        "(SELECT 1 FROM {0} WHERE name = %s) ON CONFLICT (name) DO NOTHING"
+                    ).format(_states_table()),
+                    [self.key, _empty_state(), self.key],
                 )
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
             self._workspace_new_by_terraform()
-        except psycopg.OperationalError as exc:
-            raise TerraformError(f"The Terraform state database cannot be reached: {exc}", retryable=True) from exc
 
     def _workspace_new_by_terraform(self) -> None:
         cli = self._cli()
