@@ -208,7 +208,7 @@ def _empty_state() -> str:
     return json.dumps(
         {
             "version": 4,
-            "terraform_version": "1.0.0",
+            "terraform_version": "1.0.0",  # any version up to the engine's own is read; the apply writes its own
             "serial": 1,
             "lineage": str(uuid.uuid4()),
             "outputs": {},
