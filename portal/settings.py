@@ -350,6 +350,8 @@ TERRAFORM_STATE_SCHEMA = env.str("TERRAFORM_STATE_SCHEMA", default="terraform_st
 TERRAFORM_CLI_CONFIG_FILE = env.str("TERRAFORM_CLI_CONFIG_FILE", default="")
 # Folders Keepers may point Terraform templates at, besides provisioning/drivers/terraform/modules/.
 TERRAFORM_MODULE_PATHS = env.list("TERRAFORM_MODULE_PATHS", default=[])
+# Issue 19: providers are installed once per machine into this cache (TF_PLUGIN_CACHE_DIR); default under DATA_DIR.
+TERRAFORM_PLUGIN_CACHE_DIR = env.str("TERRAFORM_PLUGIN_CACHE_DIR", default="")
 DRIFT_CHECK_INTERVAL_SECONDS = env.int("DRIFT_CHECK_INTERVAL_SECONDS", default=3600)
 
 # Kubernetes (notebooks and training jobs on a cluster). A cluster is configured when KUBECONFIG names a file, or
