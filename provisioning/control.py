@@ -18,9 +18,10 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from portal.locks import advisory_try_lock
 from portal.signals import resource_warning, send_after_commit
 from provisioning import doorbell, services
 from provisioning.doorbell import enqueue
@@ -245,15 +246,10 @@ def drift_check() -> dict:
     """Compare each ready resource that supports it with its real infrastructure (a refresh-only plan) and with its
     template (a plan without refresh); record what changed as a warning. On beat every DRIFT_CHECK_INTERVAL_SECONDS."""
     report = {"checked": 0, "drifted": 0, "template_changed": 0}
-    with connection.cursor() as cursor:  # one drift check at a time: two would share Terraform's working folders
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRIFT_LOCK])
-        if not cursor.fetchone()[0]:
+    with advisory_try_lock(DRIFT_LOCK) as got:  # one drift check at a time: two would share Terraform's folders
+        if not got:
             return {**report, "skipped": 1}
-    try:
         _drift_check(report)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [DRIFT_LOCK])
     return report
 
 

@@ -27,7 +27,19 @@ class ResourceQuerySet(models.QuerySet):
         return self.exclude(state=State.DELETED)
 
 
-class Resource(models.Model):
+class EncryptedSecrets:
+    """`secrets` as a dict, kept encrypted at rest in the model's `secrets_encrypted` text field."""
+
+    @property
+    def secrets(self) -> dict:
+        return decrypt_json(self.secrets_encrypted)
+
+    @secrets.setter
+    def secrets(self, value: dict) -> None:
+        self.secrets_encrypted = encrypt_json(value)
+
+
+class Resource(EncryptedSecrets, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="resources")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="resources")
@@ -103,14 +115,6 @@ class Resource(models.Model):
         instance = super().from_db(db, field_names, values)
         instance._saved_state = instance.__dict__.get("state")
         return instance
-
-    @property
-    def secrets(self) -> dict:
-        return decrypt_json(self.secrets_encrypted)
-
-    @secrets.setter
-    def secrets(self, value: dict) -> None:
-        self.secrets_encrypted = encrypt_json(value)
 
     @property
     def is_busy(self) -> bool:
@@ -280,7 +284,7 @@ class CredentialPolicy(models.Model):
         return cls.objects.order_by("pk").first() or cls(max_age_days=90)
 
 
-class PooledNotebook(models.Model):
+class PooledNotebook(EncryptedSecrets, models.Model):
     """A notebook server started ahead of demand for one template and team (the warm pool). It counts toward
     nothing until a request adopts it: the new resource takes its id (so its folder, port and token), and the pool
     is refilled in the background (provisioning.pool)."""
@@ -306,11 +310,3 @@ class PooledNotebook(models.Model):
 
     def __str__(self):
         return f"pooled {self.template_id}/{self.team_id} {self.state}"
-
-    @property
-    def secrets(self) -> dict:
-        return decrypt_json(self.secrets_encrypted)
-
-    @secrets.setter
-    def secrets(self, value: dict) -> None:
-        self.secrets_encrypted = encrypt_json(value)

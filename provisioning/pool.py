@@ -19,11 +19,12 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Template
+from portal.locks import advisory_try_lock
 from portal.models import Team
 from provisioning import doorbell
 from provisioning.drivers import DriverError, get_driver, registered
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 POOL_LOCK = 0x19F001  # advisory lock key: one refill at a time
 STARTS_PER_PASS = 2  # a refill starts at most this many servers, so a burst of teams does not start dozens at once
-START_TIMEOUT_SECONDS = 180  # a pooled server that has not answered by then is discarded
+START_TIMEOUT = timedelta(seconds=180)  # a pooled server that has not answered by then is discarded
 
 
 def pool_parameters(template: Template) -> dict:
@@ -103,15 +104,10 @@ def _start(template: Template, team: Team) -> PooledNotebook:
 def refill() -> dict:
     """Check the pooled servers, discard what is no longer wanted or alive, and start what is missing."""
     report = {"ready": 0, "starting": 0, "started": 0, "discarded": 0}
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [POOL_LOCK])
-        if not cursor.fetchone()[0]:
+    with advisory_try_lock(POOL_LOCK) as got:
+        if not got:
             return {**report, "skipped": 1}
-    try:
         _refill(report)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [POOL_LOCK])
     if report["starting"] or report["started"]:
         doorbell.pool_refill(countdown=1.0)  # look again soon, to mark them ready
     return report
@@ -123,30 +119,31 @@ def _refill(report: dict) -> None:
     wanted = {(t.pk, team.pk): t.warm_pool_size for t in templates for team in teams}
     kept: dict[tuple, int] = defaultdict(int)
     now = timezone.now()
+    active = {t.pk for t in teams}
     for pooled in PooledNotebook.objects.select_related("template", "team").order_by("-state", "created_at"):
         pair = (pooled.template_id, pooled.team_id)
+        status, why = "", ""
+        if kept[pair] >= wanted.get(pair, 0):
+            why = "the team has been idle" if pair[1] not in active else "the pool is smaller now"
+        else:
+            # Asked before taking the row's lock (it may take a second): a request adopting it is never kept waiting.
+            driver = get_driver(pooled.template.driver, pooled.template.resource_kind)
+            status = driver.pool_status(pooled.driver_state, pooled.secrets.get("token", ""))
+            if status == "dead" or (status == "starting" and now - pooled.created_at > START_TIMEOUT):
+                why = "it stopped or never answered"
         with transaction.atomic():
             locked = PooledNotebook.objects.select_for_update(skip_locked=True).filter(pk=pooled.pk).first()
             if locked is None:
-                continue  # a request is adopting it right now
-            if kept[pair] >= wanted.get(pair, 0):
-                why = "the team has been idle" if pair[1] not in {t.pk for t in teams} else "the pool is smaller now"
+                continue  # adopted meanwhile, or being adopted right now
+            if why:
+                locked.delete()
                 transaction.on_commit(lambda p=pooled, w=why: discard(p, w))
-                locked.delete()
-                report["discarded"] += 1
-                continue
-            driver = get_driver(pooled.template.driver, pooled.template.resource_kind)
-            status = driver.pool_status(pooled.driver_state, pooled.secrets.get("token", ""))
-            too_old = now - pooled.created_at > timedelta(seconds=START_TIMEOUT_SECONDS)
-            if status == "dead" or (status == "starting" and too_old):
-                transaction.on_commit(lambda p=pooled: discard(p, "it stopped or never answered"))
-                locked.delete()
                 report["discarded"] += 1
                 continue
             if status == "ready" and locked.state != PooledNotebook.State.READY:
                 PooledNotebook.objects.filter(pk=pooled.pk).update(state=PooledNotebook.State.READY, ready_at=now)
-            kept[pair] += 1
-            report["ready" if status == "ready" else "starting"] += 1
+        kept[pair] += 1
+        report["ready" if status == "ready" else "starting"] += 1
     by_pk = {t.pk: t for t in templates}
     team_by_pk = {t.pk: t for t in teams}
     for (template_pk, team_pk), size in wanted.items():

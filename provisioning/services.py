@@ -154,8 +154,9 @@ def _pooled_take(template: Template, team: Team, parameters: dict) -> PooledNote
         return None
     if key is None:
         return None
+    # Waits for the refill's brief lock on the row (it never holds it across a slow check) rather than skip it.
     pooled = (
-        PooledNotebook.objects.select_for_update(skip_locked=True)
+        PooledNotebook.objects.select_for_update()
         .filter(template=template, team=team, key=key, state=PooledNotebook.State.READY)
         .order_by("created_at")
         .first()

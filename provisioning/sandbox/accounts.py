@@ -8,8 +8,6 @@ hides the portal's files) keeps them apart.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import pwd
@@ -18,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+from portal.locks import file_lock
 
 NAME_PREFIX = "pt-"
 MAX_NAME = 32  # useradd's limit
@@ -53,15 +53,8 @@ def _team_path(team) -> Path:
     return user_data_dir() / "teams" / team.slug
 
 
-@contextlib.contextmanager
 def _lock(name: str):
-    path = Path(settings.DATA_DIR) / f".{name}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(Path(settings.DATA_DIR) / f".{name}.lock")
 
 
 def _entry(pw) -> Account:

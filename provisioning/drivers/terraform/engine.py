@@ -19,7 +19,6 @@ Speed (every Terraform command is a process that loads the engine, about 0.1 s b
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import json
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from portal.locks import file_lock
 
 BASE_DIR = Path(__file__).resolve().parent
 MODULES_DIR = BASE_DIR / "modules"
@@ -140,18 +141,6 @@ def module_version(module: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between the processes (and threads) of this machine; released if the holder dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prepared_module(module: Path, log: Callable[[str], None]) -> Path:
     """The folder where this version of `module` was initialised, made on first use: `terraform init` runs once per
     module version and machine (inside `terraform_env`), never once per resource. Concurrent first uses wait on a
@@ -163,7 +152,7 @@ def prepared_module(module: Path, log: Callable[[str], None]) -> Path:
     if (target / READY_MARK).exists():
         log(f"Using the prepared module {module.name} (version {version[:12]}): no init for this resource.")
         return target
-    with _file_lock(root / ".init.lock"):
+    with file_lock(root / ".init.lock"):
         if (target / READY_MARK).exists():
             log(f"Using the prepared module {module.name} (version {version[:12]}): no init for this resource.")
             return target
