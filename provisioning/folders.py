@@ -11,7 +11,9 @@ NO_FILES_STATES = ("deleted", "deleting", "rejected", "awaiting_approval", "requ
 
 
 def resource_folder(resource) -> tuple[str, str] | None:
-    """("folder", path) or ("s3", bucket) for a resource whose files the portal can reach, else None."""
+    """Where a resource's files are, when the portal can reach them, else None:
+    ("folder", path) on this machine; ("s3", "bucket" or "bucket/prefix/"); ("driver", path): on a cluster's file
+    system that only the driver reaches (its `files(resource)` capability, Slurm)."""
     state = resource.driver_state or {}
     if resource.state in NO_FILES_STATES:
         return None
@@ -21,6 +23,11 @@ def resource_folder(resource) -> tuple[str, str] | None:
         return ("folder", state["path"]) if state.get("path") else None
     if resource.driver == "local" and state.get("workdir"):
         return "folder", state["workdir"]
+    if resource.driver == "slurm" and state.get("workdir"):
+        return "driver", state["workdir"]
+    results = state.get("results") or {}
+    if resource.driver == "kubernetes" and results.get("bucket") and results.get("prefix"):
+        return "s3", f"{results['bucket']}/{results['prefix']}"
     return None
 
 

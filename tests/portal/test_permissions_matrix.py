@@ -433,3 +433,58 @@ def test_matrix(route, index, role, world, client, settings):
         assert status == 409, (status, response.content[:300])
     elif outcome in "CU":
         assert effect(world) is (outcome == "C"), f"{method.upper()} {url} as {role}: status {status}"
+
+
+# Issue 15, second round: a Slurm job's folder on the cluster and a Kubernetes job's results prefix are file-browser
+# roots too; another team gets a 404 on every page and endpoint of them (the owner's side: tests/slurm/test_files.py
+# and tests/files/test_kube_results.py, on the real cluster and moto).
+CLUSTER_FILE_URLS = [
+    ("get", "/files/{key}/", None),
+    ("get", "/files/{key}/download/?path=metrics.jsonl", None),
+    ("post", "/files/{key}/upload/", {}),
+    ("post", "/files/{key}/mkdir/", {"name": "x"}),
+    ("post", "/files/{key}/rename/", {"path": "metrics.jsonl", "new_name": "x"}),
+    ("post", "/files/{key}/delete/", {"path": "metrics.jsonl"}),
+    ("post", "/files/{key}/edit/", {"path": "notes.txt", "text": "hi"}),
+    ("get", "/files/curves/{id}/", None),
+    ("get", "/api/v1/files/{key}/", None),
+    ("delete", "/api/v1/files/{key}/?path=metrics.jsonl", None),
+    ("get", "/api/v1/files/{key}/download/?path=metrics.jsonl", None),
+    ("post", "/api/v1/files/{key}/folders/", {"name": "x"}),
+    ("post", "/api/v1/files/{key}/rename/", {"path": "metrics.jsonl", "new_name": "x"}),
+    ("put", "/api/v1/files/{key}/text/", {"path": "notes.txt", "text": "hi"}),
+]
+CLUSTER_JOBS = {
+    "slurm": ("training-job-slurm", {"workdir": "/nonexistent/pt-team-a/job", "job_id": "1"}),
+    "kubernetes": ("training-job-k8s", {"name": "job-x", "results": {"bucket": "b", "prefix": "team-a/job/"}}),
+}
+
+
+@pytest.mark.parametrize("driver", sorted(CLUSTER_JOBS))
+@pytest.mark.parametrize("method, url, body", CLUSTER_FILE_URLS, ids=[f"{m}-{u}" for m, u, _ in CLUSTER_FILE_URLS])
+def test_cluster_job_files_are_hidden_from_other_teams(driver, method, url, body, world, templates, client):
+    from rest_framework.test import APIClient
+
+    from provisioning.folders import files_key
+
+    template, state = CLUSTER_JOBS[driver]
+    parameters = {"command": "python train.py"}
+    if driver == "kubernetes":
+        parameters["profile"] = "cpu"
+    job = make_resource(
+        templates[template],
+        world["resource"].team,
+        world["users"]["scientist_a"],
+        "cluster-job",
+        parameters=parameters,
+        state=State.SUCCEEDED,
+        driver_state=state,
+    )
+    key = files_key(job)
+    assert key == f"resource-{job.pk}"
+    url = url.format(key=key, id=job.pk)
+    browser = APIClient() if url.startswith("/api/") else client
+    browser.force_login(world["users"]["scientist_b"])
+    kwargs = {"format": "json"} if url.startswith("/api/") and body is not None else {}
+    response = getattr(browser, method)(url, body, **kwargs) if body is not None else getattr(browser, method)(url)
+    assert response.status_code == 404, (method, url, response.status_code)

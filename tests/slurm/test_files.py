@@ -1,0 +1,92 @@
+"""A Slurm job's working folder in the file browser and its training curves, on the real test cluster.
+
+The folder is read on the cluster's file system as the team's account (provisioning/drivers/slurm/files.py), so
+what the portal writes there belongs to that account and a link the job left pointing out of its folder is refused.
+"""
+
+import io
+import os
+import pwd
+import shlex
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from provisioning.folders import files_key
+from provisioning.models import State
+from tests.conftest import wait_for
+from tests.factories import MembershipFactory, UserFactory
+from tests.slurm.test_cluster import _job, _until
+
+pytestmark = [pytest.mark.worker, pytest.mark.slow]
+
+TRAIN = "\n".join(
+    [
+        "import json, os",
+        "for step in range(1, 6):",
+        "    row = {'step': step, 'loss': 1.0 / step, 'accuracy': step / 6}",
+        "    open('metrics.jsonl', 'a').write(json.dumps(row) + '\\n')",
+        "os.makedirs('checkpoints', exist_ok=True)",
+        "open('checkpoints/model.txt', 'w').write('weights 0.961\\n')",
+        "os.symlink('/etc/passwd', 'escape')",
+        "print('Done')",
+    ]
+)
+
+
+def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
+    slurm_worker, slurm_cluster, templates, api, alice, client, team_b
+):
+    scientist = api(alice)
+    job = _job(scientist, "curves", command=shlex.join(["python", "-c", TRAIN]))
+    job = _until(wait_for(job, [State.RUNNING, State.SUCCEEDED], timeout=30), State.SUCCEEDED, timeout=90)
+    key = files_key(job)
+    assert key == f"resource-{job.pk}"
+    workdir = Path(job.driver_state["workdir"])
+
+    listing = scientist.get(f"/api/v1/files/{key}/").json()
+    names = {entry["name"] for entry in listing["entries"]}
+    assert {"metrics.jsonl", "checkpoints"} <= names and "escape" not in names  # a link out of the folder is hidden
+    inner = scientist.get(f"/api/v1/files/{key}/", {"path": "checkpoints"}).json()["entries"]
+    assert [(e["name"], e["size"]) for e in inner] == [("model.txt", 14)]
+    download = scientist.get(f"/api/v1/files/{key}/download/", {"path": "checkpoints/model.txt"})
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == (workdir / "checkpoints" / "model.txt").read_bytes()
+
+    # Traversal and the link the job left are refused with a clear 400, in the API and in pages.
+    for path in ("../", "../../etc/passwd", "/etc/passwd", "escape", "checkpoints/../../x"):
+        answer = scientist.get(f"/api/v1/files/{key}/download/", {"path": path})
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert answer.json()["error"] == "invalid_path"
+    client.force_login(alice)
+    refused = client.get(f"/files/{key}/", {"path": "escape"})
+    assert refused.status_code == 400 and "outside this folder" in refused.content.decode()
+
+    # What the portal writes there belongs to the team's account (it runs as root here, but writes as the account).
+    upload = io.BytesIO(b"lr: 0.1\n")
+    upload.name = "config.yaml"
+    answer = scientist.post(f"/api/v1/files/{key}/upload/", {"path": "", "files": [upload]}, format="multipart")
+    assert answer.status_code == 201, answer.json()
+    written = workdir / "config.yaml"
+    assert written.read_bytes() == b"lr: 0.1\n"
+    assert pwd.getpwuid(written.stat().st_uid).pw_name == "pt-team-a" != "root"
+    assert written.stat().st_uid == os.stat(workdir / "metrics.jsonl").st_uid
+
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(client.get(f"/files/{key}/download/").streaming_content)))
+    assert {"metrics.jsonl", "checkpoints/model.txt", "config.yaml"} <= set(archive.namelist())
+    assert "escape" not in archive.namelist()
+
+    # The job's page links its files and draws its curves from the cluster's folder.
+    page = client.get(f"/resources/{job.pk}/").content.decode()
+    assert f"/files/{key}/" in page and "Training curves" in page
+    curves = client.get(f"/files/curves/{job.pk}/").content.decode()
+    assert "<svg" in curves and "loss" in curves and "accuracy" in curves
+
+    # Another team sees nothing of it: 404 in pages and API.
+    bob = MembershipFactory(user=UserFactory(username="bob-slurm"), team=team_b).user
+    assert api(bob).get(f"/api/v1/files/{key}/").status_code == 404
+    assert api(bob).get(f"/api/v1/files/{key}/download/", {"path": "metrics.jsonl"}).status_code == 404
+    client.force_login(bob)
+    assert client.get(f"/files/{key}/").status_code == 404
+    assert client.get(f"/files/curves/{job.pk}/").status_code == 404
