@@ -8,11 +8,13 @@ import io
 import os
 import pwd
 import shlex
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from provisioning.drivers import get_driver
 from provisioning.folders import files_key
 from provisioning.models import State
 from tests.conftest import wait_for
@@ -27,6 +29,10 @@ TRAIN = "\n".join(
         "for step in range(1, 6):",
         "    row = {'step': step, 'loss': 1.0 / step, 'accuracy': step / 6}",
         "    open('metrics.jsonl', 'a').write(json.dumps(row) + '\\n')",
+        "import time",
+        "deadline = time.time() + 150",  # waits for the go-ahead the test uploads through the file browser
+        "while not os.path.exists('go-on') and time.time() < deadline:",
+        "    time.sleep(0.2)",
         "os.makedirs('checkpoints', exist_ok=True)",
         "open('checkpoints/model.txt', 'w').write('weights 0.961\\n')",
         "os.symlink('/etc/passwd', 'escape')",
@@ -40,9 +46,23 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
 ):
     scientist = api(alice)
     job = _job(scientist, "curves", command=shlex.join(["python", "-c", TRAIN]))
-    job = _until(wait_for(job, [State.RUNNING, State.SUCCEEDED], timeout=30), State.SUCCEEDED, timeout=90)
+    job = wait_for(job, State.RUNNING, timeout=30)
     key = files_key(job)
     assert key == f"resource-{job.pk}"
+    client.force_login(alice)
+
+    # While it runs: its metrics are drawn (and the charts ask to refresh), and a file uploaded reaches the job.
+    deadline = time.monotonic() + 120
+    while "metrics.jsonl" not in {e["name"] for e in scientist.get(f"/api/v1/files/{key}/").json()["entries"]}:
+        assert time.monotonic() < deadline, "the job never wrote its metrics"
+        time.sleep(0.5)
+    running = client.get(f"/files/curves/{job.pk}/").content.decode()
+    assert "<svg" in running and "loss" in running and 'hx-trigger="every 5s"' in running
+    go_on = io.BytesIO(b"")
+    go_on.name = "go-on"
+    assert scientist.post(f"/api/v1/files/{key}/upload/", {"files": [go_on]}, format="multipart").status_code == 201
+    job = _until(job, State.SUCCEEDED, timeout=120)
+    assert "Done" in get_driver("slurm", "training_job").logs(job)
     workdir = Path(job.driver_state["workdir"])
 
     listing = scientist.get(f"/api/v1/files/{key}/").json()
@@ -59,7 +79,6 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
         answer = scientist.get(f"/api/v1/files/{key}/download/", {"path": path})
         assert answer.status_code == 400, (path, answer.status_code)
         assert answer.json()["error"] == "invalid_path"
-    client.force_login(alice)
     refused = client.get(f"/files/{key}/", {"path": "escape"})
     assert refused.status_code == 400 and "outside this folder" in refused.content.decode()
 
@@ -74,7 +93,7 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
     assert written.stat().st_uid == os.stat(workdir / "metrics.jsonl").st_uid
 
     archive = zipfile.ZipFile(io.BytesIO(b"".join(client.get(f"/files/{key}/download/").streaming_content)))
-    assert {"metrics.jsonl", "checkpoints/model.txt", "config.yaml"} <= set(archive.namelist())
+    assert {"metrics.jsonl", "checkpoints/model.txt", "config.yaml", "go-on"} <= set(archive.namelist())
     assert "escape" not in archive.namelist()
 
     # The job's page links its files and draws its curves from the cluster's folder.

@@ -246,6 +246,7 @@ def results_sidecar(resource, results: dict, *, script: str) -> dict:
         "env": [
             *results_env(resource, results),
             {"name": "PORTAL_RESULTS_SYNC_SECONDS", "value": str(int(results.get("seconds") or 30))},
+            {"name": "PORTAL_WORKSPACE", "value": "/workspace"},
         ],
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "volumeMounts": [{"name": "workspace", "mountPath": "/workspace", "readOnly": True}],

@@ -16,10 +16,11 @@ from django.conf import settings
 from provisioning.drivers.base import DriverError
 
 SYNC_CONTAINER = "results-sync"
-# Copies /workspace to the prefix while the job runs, and a last time when Kubernetes stops it (the job ended). No
-# user text reaches this script: the destination comes from the environment.
+# Copies the workspace ($PORTAL_WORKSPACE, /workspace in the pod) to the prefix while the job runs, and a last time
+# when Kubernetes stops it (the job ended). No user text reaches this script: both places come from the environment.
 SYNC_SCRIPT = (
-    'sync() { aws s3 sync /workspace "$PORTAL_RESULTS_URI" --only-show-errors --exclude ".*" --exclude "*/.*"; }\n'
+    'sync() { aws s3 sync "$PORTAL_WORKSPACE" "$PORTAL_RESULTS_URI" --only-show-errors '
+    '--exclude ".*" --exclude "*/.*"; }\n'
     "trap 'sync; exit 0' TERM INT\n"
     'while true; do sleep "$PORTAL_RESULTS_SYNC_SECONDS" & wait $!; sync; done\n'
 )
