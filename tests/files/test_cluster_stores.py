@@ -176,3 +176,37 @@ def test_the_results_sidecar_copies_the_workspace_with_the_jobs_own_key(
     assert outside.returncode != 0 and b"AccessDenied" in outside.stderr
     results.remove({"results": place}, log=lambda line: None)
     assert keys() == set()
+
+
+SSH_STAND_IN = """#!/bin/sh
+# What `ssh LOGIN-NODE COMMAND` amounts to on the login node: sshd hands the one COMMAND string to a shell run as
+# the user. (No sshd runs here; runuser plays the login.)
+user="$1"; shift
+exec /usr/sbin/runuser -u "$user" -- /bin/sh -c "$1"
+"""
+
+
+@pytest.mark.parametrize("transport", ["sudo-like prefix", "ssh to a login node"])
+def test_the_helper_goes_through_slurm_submit_prefix(transport, tmp_path, settings, account_folder):
+    """SLURM_SUBMIT_PREFIX (sudo, or ssh to a login node where the cluster's file system is mounted) carries the
+    file browser's helper the same way it carries sbatch: the source crosses a remote shell intact, the account's
+    permissions apply and the job's root still holds."""
+    job_folder, account = account_folder
+    if transport == "ssh to a login node":
+        bin_folder = tmp_path / "bin"
+        bin_folder.mkdir()
+        (bin_folder / "ssh").write_text(SSH_STAND_IN)
+        (bin_folder / "ssh").chmod(0o755)
+        settings.SLURM_SUBMIT_PREFIX = f"{bin_folder / 'ssh'} {{account}}"
+    else:
+        settings.SLURM_SUBMIT_PREFIX = "/usr/sbin/runuser -u {account} --"
+    store = ClusterFolder(str(job_folder), account)
+    store.write("metrics.jsonl", io.BytesIO(METRICS))
+    store.write('it\'s "quoted" $HOME.txt', io.BytesIO(b"odd name"))
+    assert sorted(e.name for e in store.list("")) == ['it\'s "quoted" $HOME.txt', "metrics.jsonl"]
+    assert (job_folder / "metrics.jsonl").stat().st_uid == account.uid != 0
+    assert curves_from_store(store)["loss"][-1] == (5.0, 0.2)
+    os.symlink("/etc/passwd", job_folder / "escape")
+    with pytest.raises(PortalError) as refused:
+        store.open("escape")
+    assert refused.value.code == "invalid_path"

@@ -92,8 +92,11 @@ def test_a_kubernetes_jobs_results_prefix_is_its_files_and_curves(
         answer = scientist.get(f"/api/v1/files/{key}/download/", {"path": path})
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_path", path
 
+    # It is one of the team's roots, in the API and on the file browser's first page.
+    assert key in {root["key"] for root in scientist.get("/api/v1/files/").json()}
     client.force_login(alice)
     page = client.get(f"/resources/{job.pk}/").content.decode()
+    assert f"/files/{key}/" in client.get("/files/").content.decode()
     assert f"/files/{key}/" in page and "Training curves" in page
     curves = client.get(f"/files/curves/{job.pk}/").content.decode()
     assert "<svg" in curves and "loss" in curves and "accuracy" in curves

@@ -96,6 +96,9 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
     assert {"metrics.jsonl", "checkpoints/model.txt", "config.yaml", "go-on"} <= set(archive.namelist())
     assert "escape" not in archive.namelist()
 
+    # It is one of the team's roots, in the API and on the file browser's first page.
+    assert key in {root["key"] for root in scientist.get("/api/v1/files/").json()}
+    assert f"/files/{key}/" in client.get("/files/").content.decode()
     # The job's page links its files and draws its curves from the cluster's folder.
     page = client.get(f"/resources/{job.pk}/").content.decode()
     assert f"/files/{key}/" in page and "Training curves" in page
