@@ -288,6 +288,18 @@ class KubeNotebookDriver(KubernetesDriver):
             )
         return Status("pending", progress.message)
 
+    def files(self, resource):
+        """The running notebook's volume (~/work), through its own Jupyter Contents API (notebook_files.py), when the
+        portal reaches the notebook (Ingress, or in the cluster) as idle culling does; None when it is not running."""
+        from provisioning.drivers.kubernetes.notebook_files import NotebookContents
+
+        url, token = (resource.outputs or {}).get("url", ""), resource.secrets.get("token", "")
+        if resource.state != "ready" or not url.endswith("/lab") or not token:
+            return None
+        if not (settings.KUBERNETES_INGRESS_HOST or kube.in_cluster()):
+            return None
+        return NotebookContents(url[: -len("/lab")], token)
+
     def _last_activity(self, resource):
         """Jupyter's own last activity, for idle culling, when the worker can reach the notebook (Ingress or
         in-cluster); None otherwise (then it is not culled)."""
