@@ -208,5 +208,18 @@ def test_the_helper_goes_through_slurm_submit_prefix(transport, tmp_path, settin
     assert curves_from_store(store)["loss"][-1] == (5.0, 0.2)
     os.symlink("/etc/passwd", job_folder / "escape")
     with pytest.raises(PortalError) as refused:
-        store.open("escape")
+        store.open("escape").read(1024)
     assert refused.value.code == "invalid_path"
+
+
+def test_reading_a_folder_or_a_missing_file_through_the_helper_says_why(account_folder):
+    job_folder, account = account_folder
+    store = ClusterFolder(str(job_folder), account)
+    store.mkdir("runs")
+    with pytest.raises(PortalError) as refused:
+        store.open("runs").read(1024)
+    assert refused.value.code == "is_a_folder"
+    with pytest.raises(NotFound):
+        store.open("missing.txt").read(1024)
+    with pytest.raises(NotFound):
+        store.stat("runs/missing.txt")

@@ -96,7 +96,8 @@ class _Stream:
 
     def read(self, size: int = -1) -> bytes:
         data = self.process.stdout.read(size)
-        if not data and self.process.poll() not in (None, 0):
+        # At the end, a helper that refused (a folder, a missing file) says why.
+        if not data and size != 0 and self.process.wait(timeout=client.COMMAND_TIMEOUT_SECONDS):
             raise _refusal(self.process.stderr.read())
         return data
 
@@ -190,8 +191,8 @@ class ClusterFolder:
         return [_entry(item) for item in self._run("walk", path, str(depth))]
 
     def open(self, path: str) -> _Stream:
-        if self.is_dir(path):
-            raise PortalError("That is a folder; download it as a zip instead.", code="is_a_folder")
+        """The file's bytes as they stream from the helper (callers check is_dir first, as the pages do; the helper
+        refuses a folder or a missing file itself, raised at the first read)."""
         return self._stream("read", path)
 
     def write(self, path: str, source, *, overwrite: bool = True) -> int:
