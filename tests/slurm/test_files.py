@@ -56,7 +56,9 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
     while "metrics.jsonl" not in {e["name"] for e in scientist.get(f"/api/v1/files/{key}/").json()["entries"]}:
         assert time.monotonic() < deadline, "the job never wrote its metrics"
         time.sleep(0.5)
+    started = time.monotonic()
     running = client.get(f"/files/curves/{job.pk}/").content.decode()
+    print(f"curves of the running Slurm job read in {time.monotonic() - started:.2f} s")
     assert "<svg" in running and "loss" in running and 'hx-trigger="every 5s"' in running
     go_on = io.BytesIO(b"")
     go_on.name = "go-on"
@@ -65,7 +67,9 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
     assert "Done" in get_driver("slurm", "training_job").logs(job)
     workdir = Path(job.driver_state["workdir"])
 
+    started = time.monotonic()
     listing = scientist.get(f"/api/v1/files/{key}/").json()
+    print(f"the Slurm job's folder listed in {time.monotonic() - started:.2f} s")
     names = {entry["name"] for entry in listing["entries"]}
     assert {"metrics.jsonl", "checkpoints"} <= names and "escape" not in names  # a link out of the folder is hidden
     inner = scientist.get(f"/api/v1/files/{key}/", {"path": "checkpoints"}).json()["entries"]
