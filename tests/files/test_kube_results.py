@@ -98,6 +98,7 @@ def test_a_kubernetes_jobs_results_prefix_is_its_files_and_curves(
     page = client.get(f"/resources/{job.pk}/").content.decode()
     assert f"/files/{key}/" in client.get("/files/").content.decode()
     assert f"/files/{key}/" in page and "Training curves" in page
+    assert "Open its files" in page and "For the terminal" in page  # the s3:// address only under "For the terminal"
     curves = client.get(f"/files/curves/{job.pk}/").content.decode()
     assert "<svg" in curves and "loss" in curves and "accuracy" in curves
 

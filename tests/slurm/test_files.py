@@ -106,6 +106,7 @@ def test_a_slurm_jobs_folder_is_browsable_as_its_account_with_curves(
     # The job's page links its files and draws its curves from the cluster's folder.
     page = client.get(f"/resources/{job.pk}/").content.decode()
     assert f"/files/{key}/" in page and "Training curves" in page
+    assert "Open its files" in page and "For the terminal" in page  # the cluster path only under "For the terminal"
     curves = client.get(f"/files/curves/{job.pk}/").content.decode()
     assert "<svg" in curves and "loss" in curves and "accuracy" in curves
 
