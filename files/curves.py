@@ -65,7 +65,11 @@ def _read_text(path: Path) -> str:
 
 
 def _jsonl(path: Path, series: Series) -> None:
-    for index, line in enumerate(_read_text(path).splitlines()):
+    _jsonl_text(_read_text(path), series)
+
+
+def _jsonl_text(text: str, series: Series) -> None:
+    for index, line in enumerate(text.splitlines()):
         try:
             row = json.loads(line)
         except ValueError:
@@ -75,7 +79,11 @@ def _jsonl(path: Path, series: Series) -> None:
 
 
 def _csv(path: Path, series: Series) -> None:
-    for index, row in enumerate(csv.DictReader(io.StringIO(_read_text(path)))):
+    _csv_text(_read_text(path), series)
+
+
+def _csv_text(text: str, series: Series) -> None:
+    for index, row in enumerate(csv.DictReader(io.StringIO(text))):
         _add(series, {k: v for k, v in row.items() if k is not None}, index)
 
 
@@ -119,4 +127,63 @@ def curves_read(folder: Path | None) -> Series:
             _tensorboard(event_folder, series)
         except Exception:  # a damaged or half-written event file must not break the page
             logger.warning("cannot read the TensorBoard events in %s", event_folder, exc_info=True)
+    return {name: _thin(points) for name, points in sorted(series.items()) if points}
+
+
+def _store_bytes(store, path: str, limit: int = MAX_BYTES) -> bytes:
+    handle = store.open(path)
+    try:
+        data = handle.read(limit)
+    finally:
+        handle.close()
+    return data
+
+
+def curves_from_store(store) -> Series:
+    """The same curves from any file-browser store: a folder here (read directly), an S3 prefix (a Kubernetes job's
+    results), or a job's folder on a Slurm cluster (read through the driver, as the team's account). One listing of
+    the tree, then only the metrics files are read; TensorBoard event files are copied to a temporary folder for
+    tensorboard's reader."""
+    from portal.errors import PortalError
+
+    if store is None:
+        return {}
+    base = getattr(store, "base", None)
+    if isinstance(base, Path):
+        return curves_read(base)
+    series: Series = {}
+    try:
+        entries = store.walk("", MAX_DEPTH)
+    except PortalError:
+        return series
+    events = []
+    for entry in entries:
+        name = entry.name.lower()
+        try:
+            if name.startswith("metrics") and name.endswith(".jsonl"):
+                _jsonl_text(_store_bytes(store, entry.path).decode("utf-8", errors="replace"), series)
+            elif name.startswith("metrics") and name.endswith(".csv"):
+                _csv_text(_store_bytes(store, entry.path).decode("utf-8", errors="replace"), series)
+            elif name.startswith("events.out.tfevents.") and (entry.size or 0) <= MAX_BYTES:
+                events.append(entry)
+        except (PortalError, OSError):
+            continue
+    if events:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="portal-curves-") as temporary:
+            folders = set()
+            for entry in events:
+                target = Path(temporary, *entry.path.split("/"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    target.write_bytes(_store_bytes(store, entry.path))
+                except (PortalError, OSError):
+                    continue
+                folders.add(target.parent)
+            for folder in sorted(folders):
+                try:
+                    _tensorboard(folder, series)
+                except Exception:  # a damaged or half-written event file must not break the page
+                    logger.warning("cannot read the TensorBoard events of %s", folder, exc_info=True)
     return {name: _thin(points) for name, points in sorted(series.items()) if points}

@@ -17,7 +17,8 @@ from provisioning.folders import NO_FILES_STATES, RESOURCE_ROOT_PREFIX, resource
 
 TEAM_PREFIX = "team-"
 RESOURCE_PREFIX = RESOURCE_ROOT_PREFIX
-# Kinds of resources whose files the portal can reach (local notebooks and jobs, and buckets).
+# Kinds of resources whose files the portal can reach (notebooks and jobs: local, Slurm; Kubernetes jobs' results
+# prefix in S3; and buckets).
 FILE_KINDS = ("notebook", "training_job", "bucket")
 
 
@@ -27,7 +28,7 @@ class Root:
     label: str
     kind: str  # "team", "notebook", "training_job", "bucket"
     team: Team
-    store: LocalStore | S3Store
+    store: LocalStore | S3Store  # or a driver's store of the same shape (a Slurm job's folder on the cluster)
     resource: object | None = None
 
     @property
@@ -63,7 +64,15 @@ def resource_store(resource) -> LocalStore | S3Store | None:
     mode, place = where
     if mode == "s3":
         # A bucket made on an S3 endpoint the portal no longer has configured: its files cannot be reached.
-        return S3Store(s3_client(), place) if settings.S3_ENDPOINT_URL else None
+        bucket, _, prefix = place.partition("/")
+        return S3Store(s3_client(), bucket, prefix=prefix) if settings.S3_ENDPOINT_URL else None
+    if mode == "driver":  # a cluster's file system: the driver reads it its own way, as the team's account
+        from provisioning.drivers import DriverError, get_driver
+
+        try:
+            return get_driver(resource.driver, resource.kind).files(resource)
+        except DriverError:
+            return None
     from provisioning.sandbox import team_account
 
     account = team_account(resource.team)

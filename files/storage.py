@@ -6,31 +6,21 @@ is outside its base, so a symlink a program left in a folder cannot lead out of 
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from portal.errors import NotFound, PortalError
+from provisioning.drivers.base import FileEntry
 
 CHUNK = 1024 * 1024
 
 
-@dataclass
-class Entry:
-    name: str
-    path: str
-    is_dir: bool
-    size: int | None
-    modified: datetime | None
-
-    @property
-    def content_type(self) -> str:
-        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+# One entry of a listing: the drivers' type, so a driver that reaches a cluster's files returns the same thing.
+Entry = FileEntry
 
 
 def _outside() -> PortalError:
@@ -110,6 +100,20 @@ class LocalStore:
                 )
         return entries
 
+    def walk(self, path: str, depth: int) -> list[Entry]:
+        """The files under `path`, at most `depth` folders down (hidden ones and links out of the base left out)."""
+        real, found = self._existing(path), []
+        for folder, dirs, names in os.walk(real):
+            level = len(Path(folder).relative_to(real).parts)
+            dirs[:] = [] if level >= depth else sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(n for n in names if not n.startswith(".")):
+                relative = (Path(folder) / name).relative_to(self.base).as_posix()
+                try:
+                    found.append(self.stat(relative))
+                except (PortalError, OSError):
+                    continue
+        return found
+
     def open(self, path: str):
         real = self._existing(path)
         if real.is_dir():
@@ -188,12 +192,17 @@ class LocalStore:
 
 
 class S3Store:
-    """A bucket on an S3-compatible endpoint; folders are key prefixes ending in '/'."""
+    """A bucket on an S3-compatible endpoint; folders are key prefixes ending in '/'. With `prefix`, the root is that
+    part of the bucket only (a Kubernetes job's results under the team's prefix); paths stay relative to it."""
 
     kind = "s3"
 
-    def __init__(self, client, bucket: str):
+    def __init__(self, client, bucket: str, *, prefix: str = ""):
         self.client, self.bucket = client, bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def _k(self, path: str) -> str:
+        return self.prefix + path
 
     def _error(self, exc) -> PortalError:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
@@ -214,16 +223,18 @@ class S3Store:
             raise self._error(exc) from exc
 
     def _file_exists(self, path: str) -> bool:
+        if not path:
+            return False
         try:
-            self._call("head_object", Key=path)
+            self._call("head_object", Key=self._k(path))
         except NotFound:
             return False
-        return bool(path)
+        return True
 
     def _folder_exists(self, path: str) -> bool:
         if not path:
             return True
-        found = self._call("list_objects_v2", Prefix=path + "/", MaxKeys=1)
+        found = self._call("list_objects_v2", Prefix=self._k(path) + "/", MaxKeys=1)
         return bool(found.get("KeyCount"))
 
     def exists(self, path: str) -> bool:
@@ -239,7 +250,7 @@ class S3Store:
     def stat(self, path: str) -> Entry:
         if not path or self._folder_exists(path):
             return Entry(name=path.rsplit("/", 1)[-1], path=path, is_dir=True, size=None, modified=None)
-        head = self._call("head_object", Key=path)
+        head = self._call("head_object", Key=self._k(path))
         return Entry(
             name=path.rsplit("/", 1)[-1],
             path=path,
@@ -249,7 +260,7 @@ class S3Store:
         )
 
     def list(self, path: str) -> list[Entry]:
-        prefix = f"{path}/" if path else ""
+        prefix = self._k(f"{path}/" if path else "")
         if path and not self._folder_exists(path):
             raise NotFound("There is no such folder in this bucket.")
         entries, token = [], None
@@ -260,28 +271,54 @@ class S3Store:
             page = self._call("list_objects_v2", **kwargs)
             for common in page.get("CommonPrefixes", []):
                 name = common["Prefix"][len(prefix) :].rstrip("/")
-                entries.append(Entry(name=name, path=prefix + name, is_dir=True, size=None, modified=None))
+                entries.append(
+                    Entry(name=name, path=f"{path}/{name}" if path else name, is_dir=True, size=None, modified=None)
+                )
             for item in page.get("Contents", []):
                 name = item["Key"][len(prefix) :]
                 if name:  # the folder marker itself
                     entries.append(
                         Entry(
-                            name=name, path=item["Key"], is_dir=False, size=item["Size"], modified=item["LastModified"]
+                            name=name,
+                            path=item["Key"][len(self.prefix) :],
+                            is_dir=False,
+                            size=item["Size"],
+                            modified=item["LastModified"],
                         )
                     )
             if not page.get("IsTruncated"):
                 return entries
             token = page["NextContinuationToken"]
 
+    def walk(self, path: str, depth: int) -> list[Entry]:
+        """The files under `path`, at most `depth` folders down (the training curves read them)."""
+        base = self._k(f"{path}/" if path else "")
+        found = []
+        for item in self._walk(base):
+            relative = item.path[len(base) :]
+            if relative and not relative.endswith("/") and relative.count("/") <= depth:
+                name = relative.rsplit("/", 1)[-1]
+                if not any(part.startswith(".") for part in relative.split("/")):
+                    found.append(
+                        Entry(
+                            name=name, path=item.path[len(self.prefix) :], is_dir=False, size=item.size, modified=None
+                        )
+                    )
+        return found
+
     def open(self, path: str):
-        return self._call("get_object", Key=path)["Body"]
+        return self._call("get_object", Key=self._k(path))["Body"]
 
     def download_url(self, path: str, *, seconds: int = 300) -> str:
         """A short-lived presigned address: the browser downloads straight from the storage server."""
         name = path.rsplit("/", 1)[-1].replace('"', "")
         return self.client.generate_presigned_url(
             "get_object",
-            Params={"Bucket": self.bucket, "Key": path, "ResponseContentDisposition": f'attachment; filename="{name}"'},
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._k(path),
+                "ResponseContentDisposition": f'attachment; filename="{name}"',
+            },
             ExpiresIn=seconds,
         )
 
@@ -301,7 +338,7 @@ class S3Store:
             source.seek(start)
         counted = source if seekable else _Counting(source)
         try:
-            self.client.upload_fileobj(counted, self.bucket, path, Config=config)
+            self.client.upload_fileobj(counted, self.bucket, self._k(path), Config=config)
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc) from exc
         return size if seekable else counted.size
@@ -309,12 +346,13 @@ class S3Store:
     def mkdir(self, path: str) -> None:
         if self.exists(path):
             raise PortalError("Something with that name already exists here.", code="exists")
-        self._call("put_object", Key=path + "/", Body=b"")
+        self._call("put_object", Key=self._k(path) + "/", Body=b"")
 
     def _keys(self, path: str) -> list[str]:
+        """Every full key under the folder `path` (relative)."""
         keys, token = [], None
         while True:
-            kwargs = {"Prefix": path + "/"}
+            kwargs = {"Prefix": self._k(path) + "/"}
             if token:
                 kwargs["ContinuationToken"] = token
             page = self._call("list_objects_v2", **kwargs)
@@ -326,10 +364,11 @@ class S3Store:
     def rename(self, path: str, new_path: str) -> None:
         if self.exists(new_path):
             raise PortalError("Something with the new name already exists here.", code="exists")
+        old_key, new_key = self._k(path), self._k(new_path)
         moves = (
-            [(path, new_path)]
+            [(old_key, new_key)]
             if self._file_exists(path)
-            else [(key, new_path + key[len(path) :]) for key in self._keys(path)]
+            else [(key, new_key + key[len(old_key) :]) for key in self._keys(path)]
         )
         if not moves:
             raise NotFound("There is no such file or folder in this bucket.")
@@ -338,25 +377,26 @@ class S3Store:
             self._call("delete_object", Key=old)
 
     def delete(self, path: str) -> None:
-        keys = [path] if self._file_exists(path) else self._keys(path)
+        keys = [self._k(path)] if self._file_exists(path) else self._keys(path)
         if not keys:
             raise NotFound("There is no such file or folder in this bucket.")
         for start in range(0, len(keys), 1000):
             self._call("delete_objects", Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]})
 
     def zip_to(self, path: str, out) -> None:
-        keys = self._keys(path) if path else [entry.path for entry in self._walk("")]
+        base = self._k(f"{path}/" if path else "")
+        keys = self._keys(path) if path else [entry.path for entry in self._walk(self.prefix)]
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
             for key in keys:
                 if key.endswith("/"):
                     continue
-                name = key[len(path) + 1 :] if path else key
-                with archive.open(name, "w", force_zip64=True) as target:
-                    body = self.open(key)
+                with archive.open(key[len(base) :], "w", force_zip64=True) as target:
+                    body = self._call("get_object", Key=key)["Body"]
                     while chunk := body.read(CHUNK):
                         target.write(chunk)
 
     def _walk(self, prefix: str) -> list[Entry]:
+        """Every object under the full key `prefix` (entries named by their full keys)."""
         entries, token = [], None
         while True:
             kwargs = {"Prefix": prefix}
@@ -372,7 +412,7 @@ class S3Store:
             token = page["NextContinuationToken"]
 
     def terminal_path(self, path: str) -> str:
-        return f"s3://{self.bucket}/{path}"
+        return f"s3://{self.bucket}/{self._k(path)}"
 
 
 class _Counting:

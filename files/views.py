@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from files import services, viewers
 from files.charts import line_chart
-from files.curves import curves_read
+from files.curves import curves_from_store
 from files.paths import breadcrumbs, path_clean, path_parent
 from files.roots import root_get, roots_list
 from portal.errors import NotFound, PortalError
@@ -202,13 +202,15 @@ def files_edit(request, key):
     return redirect(_browse_url(key, path))
 
 
-def _job_folder(resource):
-    from pathlib import Path
+def _job_store(resource):
+    """Where the job's files are (a folder here, a Slurm job's folder on the cluster, a Kubernetes job's results
+    prefix in S3), or None."""
+    from files.roots import resource_store
 
-    from provisioning.folders import resource_folder
-
-    where = resource_folder(resource)
-    return Path(where[1]) if where and where[0] == "folder" else None
+    try:
+        return resource_store(resource)
+    except PortalError:
+        return None
 
 
 def curves_partial(request, resource_id):
@@ -219,7 +221,7 @@ def curves_partial(request, resource_id):
         resource = resource_get(user=request.user, resource_id=resource_id)
     except NotFound:
         raise Http404("No such resource") from None
-    series = curves_read(_job_folder(resource))
+    series = curves_from_store(_job_store(resource))
     charts = [
         {"metric": metric, "svg": line_chart(metric, [(resource.name, points)]), "last": points[-1]}
         for metric, points in series.items()
@@ -237,7 +239,7 @@ def curves_compare(request):
     picked = [job for job in jobs if str(job.id) in picked_ids]
     by_metric: dict[str, list] = {}
     for job in picked:
-        for metric, points in curves_read(_job_folder(job)).items():
+        for metric, points in curves_from_store(_job_store(job)).items():
             by_metric.setdefault(metric, []).append((job.name, points))
     charts = [{"metric": m, "svg": line_chart(m, runs), "runs": runs} for m, runs in sorted(by_metric.items())]
     return render(

@@ -380,6 +380,13 @@ if KUBERNETES_INGRESS_HOST:
 KUBERNETES_START_TIMEOUT_SECONDS = env.int("KUBERNETES_START_TIMEOUT_SECONDS", default=900)
 # How long a pod may stay unschedulable (no node with room or GPUs) before the request fails with that reason.
 KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS = env.int("KUBERNETES_UNSCHEDULABLE_LIMIT_SECONDS", default=600)
+# Issue 15: Kubernetes jobs' results. With a bucket here (and S3_ENDPOINT_URL), each job gets a prefix of it
+# (<team>/<job>-<id>/) and a key limited to that prefix; a sidecar copies /workspace there while the job runs, and the
+# job may write to $PORTAL_RESULTS_URI itself. The file browser and the training curves read that prefix.
+KUBERNETES_RESULTS_BUCKET = env.str("KUBERNETES_RESULTS_BUCKET", default="")
+KUBERNETES_RESULTS_ENDPOINT_URL = env.str("KUBERNETES_RESULTS_ENDPOINT_URL", default="")  # as pods reach S3
+KUBERNETES_RESULTS_SYNC_IMAGE = env.str("KUBERNETES_RESULTS_SYNC_IMAGE", default="amazon/aws-cli:2.22.35")
+KUBERNETES_RESULTS_SYNC_SECONDS = env.int("KUBERNETES_RESULTS_SYNC_SECONDS", default=30)
 
 # Slurm (training jobs and notebooks as batch jobs on an HPC cluster). A cluster is configured when SLURM_CONF names
 # a slurm.conf (or the default one exists) and sbatch is installed; the portal then talks to its controller.

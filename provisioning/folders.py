@@ -11,7 +11,10 @@ NO_FILES_STATES = ("deleted", "deleting", "rejected", "awaiting_approval", "requ
 
 
 def resource_folder(resource) -> tuple[str, str] | None:
-    """("folder", path) or ("s3", bucket) for a resource whose files the portal can reach, else None."""
+    """Where a resource's files are, when the portal can reach them, else None:
+    ("folder", path) on this machine; ("s3", "bucket" or "bucket/prefix/"); ("driver", path): on a cluster's file
+    system or in a pod that only the driver reaches (its `files(resource)` capability: a Slurm job's or notebook's
+    folder, a running Kubernetes notebook's volume)."""
     state = resource.driver_state or {}
     if resource.state in NO_FILES_STATES:
         return None
@@ -21,6 +24,18 @@ def resource_folder(resource) -> tuple[str, str] | None:
         return ("folder", state["path"]) if state.get("path") else None
     if resource.driver == "local" and state.get("workdir"):
         return "folder", state["workdir"]
+    if resource.driver == "slurm" and state.get("workdir"):
+        return "driver", state["workdir"]
+    if resource.driver == "kubernetes" and resource.kind == "notebook" and resource.state == "ready":
+        # A running notebook, when the portal reaches it (Ingress, or inside the cluster): its Jupyter Contents API.
+        from django.conf import settings
+
+        url = (resource.outputs or {}).get("url", "")
+        reachable = settings.KUBERNETES_INGRESS_HOST or settings.KUBERNETES_SERVICE_HOST
+        return ("driver", url) if url and reachable else None
+    results = state.get("results") or {}
+    if resource.driver == "kubernetes" and results.get("bucket") and results.get("prefix"):
+        return "s3", f"{results['bucket']}/{results['prefix']}"
     return None
 
 

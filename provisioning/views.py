@@ -155,7 +155,7 @@ def resource_new(request, slug):
 
 
 # Outputs that are folders: shown as a link into the file browser; the path only "for the terminal".
-FOLDER_OUTPUTS = ("workdir", "path")
+FOLDER_OUTPUTS = ("workdir", "path", "working_folder", "results")
 
 
 def _runtime_seconds(resource):

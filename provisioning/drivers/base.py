@@ -7,8 +7,10 @@ so a restarted portal adopts what already runs.
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from provisioning.failures import DriverError  # noqa: F401  (defined below the drivers, for the sandbox)
 
@@ -48,6 +50,21 @@ class Status:
     message: str = ""
     outputs: dict | None = None
     last_activity_at: object | None = None
+
+
+@dataclass
+class FileEntry:
+    """One file or folder of a resource's files, as the file browser lists it (`path` relative to the root)."""
+
+    name: str
+    path: str
+    is_dir: bool
+    size: int | None
+    modified: datetime | None
+
+    @property
+    def content_type(self) -> str:
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
 
 
 class Driver:
@@ -125,6 +142,12 @@ class Driver:
     def logs(self, resource, tail: int = 200) -> str:
         """What the user's program printed (kinds that run programs)."""
         return ""
+
+    def files(self, resource):
+        """The resource's working folder as the file browser reads it, when the driver reaches it its own way (a
+        cluster's file system): an object with the file browser's store methods (stat, is_dir, exists, list, walk,
+        open, write, mkdir, rename, delete, zip_to, terminal_path) confined to that folder; None when it has none."""
+        return None
 
     def output_file(self, resource):
         """The local file the program's output is written to, when there is one (a Path), else None."""

@@ -433,3 +433,65 @@ def test_matrix(route, index, role, world, client, settings):
         assert status == 409, (status, response.content[:300])
     elif outcome in "CU":
         assert effect(world) is (outcome == "C"), f"{method.upper()} {url} as {role}: status {status}"
+
+
+# Issue 15, second round: a Slurm job's folder on the cluster, a Kubernetes job's results prefix and a running
+# Kubernetes notebook's volume are file-browser roots too; another team gets a 404 on every page and endpoint of
+# them (the owner's side: tests/slurm/test_files.py, tests/files/test_kube_results.py and
+# tests/files/test_kube_notebook_files.py, on the real cluster, moto and Jupyter Server).
+CLUSTER_FILE_URLS = [
+    ("get", "/files/{key}/", None),
+    ("get", "/files/{key}/download/?path=metrics.jsonl", None),
+    ("post", "/files/{key}/upload/", {}),
+    ("post", "/files/{key}/mkdir/", {"name": "x"}),
+    ("post", "/files/{key}/rename/", {"path": "metrics.jsonl", "new_name": "x"}),
+    ("post", "/files/{key}/delete/", {"path": "metrics.jsonl"}),
+    ("post", "/files/{key}/edit/", {"path": "notes.txt", "text": "hi"}),
+    ("get", "/files/curves/{id}/", None),
+    ("get", "/api/v1/files/{key}/", None),
+    ("delete", "/api/v1/files/{key}/?path=metrics.jsonl", None),
+    ("get", "/api/v1/files/{key}/download/?path=metrics.jsonl", None),
+    ("post", "/api/v1/files/{key}/folders/", {"name": "x"}),
+    ("post", "/api/v1/files/{key}/rename/", {"path": "metrics.jsonl", "new_name": "x"}),
+    ("put", "/api/v1/files/{key}/text/", {"path": "notes.txt", "text": "hi"}),
+]
+CLUSTER_JOBS = {  # template, parameters, fields
+    "slurm": (
+        "training-job-slurm",
+        {"command": "python train.py"},
+        {"state": State.SUCCEEDED, "driver_state": {"workdir": "/nonexistent/pt-team-a/job", "job_id": "1"}},
+    ),
+    "kubernetes": (
+        "training-job-k8s",
+        {"command": "python train.py", "profile": "cpu"},
+        {"state": State.SUCCEEDED, "driver_state": {"name": "job-x", "results": {"bucket": "b", "prefix": "a/j/"}}},
+    ),
+    "kubernetes notebook": (
+        "jupyter-notebook-k8s",
+        {"profile": "cpu"},
+        {"state": State.READY, "outputs": {"url": "http://127.0.0.1:9/notebooks/nb-x/lab"}},
+    ),
+}
+
+
+@pytest.mark.parametrize("driver", sorted(CLUSTER_JOBS))
+@pytest.mark.parametrize("method, url, body", CLUSTER_FILE_URLS, ids=[f"{m}-{u}" for m, u, _ in CLUSTER_FILE_URLS])
+def test_cluster_job_files_are_hidden_from_other_teams(driver, method, url, body, world, templates, client, settings):
+    from rest_framework.test import APIClient
+
+    from provisioning.folders import files_key
+
+    settings.KUBERNETES_INGRESS_HOST = "notebooks.example.org"  # the portal reaches Kubernetes notebooks
+    template, parameters, fields = CLUSTER_JOBS[driver]
+    job = make_resource(
+        templates[template], world["resource"].team, world["users"]["scientist_a"], "cluster-job",
+        parameters=parameters, **fields,
+    )  # fmt: skip
+    key = files_key(job)
+    assert key == f"resource-{job.pk}"
+    url = url.format(key=key, id=job.pk)
+    browser = APIClient() if url.startswith("/api/") else client
+    browser.force_login(world["users"]["scientist_b"])
+    kwargs = {"format": "json"} if url.startswith("/api/") and body is not None else {}
+    response = getattr(browser, method)(url, body, **kwargs) if body is not None else getattr(browser, method)(url)
+    assert response.status_code == 404, (method, url, response.status_code)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from provisioning.drivers.base import IN_PROGRESS, Driver, DriverError, Outputs, Status, register
 from provisioning.drivers.kubernetes import client as kube
+from provisioning.drivers.kubernetes import results
 from provisioning.drivers.kubernetes.manifests import (
     ManifestError,
     job_manifest,
@@ -26,6 +27,7 @@ from provisioning.drivers.kubernetes.manifests import (
     notebook_host,
     notebook_manifests,
     object_name,
+    results_secret_manifest,
 )
 from provisioning.drivers.shared import jupyter_last_activity, split_command
 
@@ -290,6 +292,18 @@ class KubeNotebookDriver(KubernetesDriver):
             )
         return Status("pending", progress.message)
 
+    def files(self, resource):
+        """The running notebook's volume (~/work), through its own Jupyter Contents API (notebook_files.py), when the
+        portal reaches the notebook (Ingress, or in the cluster) as idle culling does; None when it is not running."""
+        from provisioning.drivers.kubernetes.notebook_files import NotebookContents
+
+        url, token = (resource.outputs or {}).get("url", ""), resource.secrets.get("token", "")
+        if resource.state != "ready" or not url.endswith("/lab") or not token:
+            return None
+        if not (settings.KUBERNETES_INGRESS_HOST or kube.in_cluster()):
+            return None
+        return NotebookContents(url[: -len("/lab")], token)
+
     def _last_activity(self, resource):
         """Jupyter's own last activity, for idle culling, when the worker can reach the notebook (Ingress or
         in-cluster); None otherwise (then it is not culled)."""
@@ -350,9 +364,21 @@ class KubeJobDriver(KubernetesDriver):
             errors["command"] = f"The command cannot be read ({exc}); check its quotes."
         return errors
 
-    def _build(self, resource, profile, config) -> dict:
+    def _build(self, resource, profile, config, where: dict | None = None) -> dict:
+        extra = {}
+        if where:
+            extra = {
+                "results": {
+                    **where,
+                    "endpoint": settings.KUBERNETES_RESULTS_ENDPOINT_URL or settings.S3_ENDPOINT_URL,
+                    "region": settings.S3_REGION,
+                    "image": settings.KUBERNETES_RESULTS_SYNC_IMAGE,
+                    "seconds": settings.KUBERNETES_RESULTS_SYNC_SECONDS,
+                },
+                "sync_script": results.SYNC_SCRIPT,
+            }
         try:
-            return job_manifest(resource, profile, queue=str((config or {}).get("queue") or ""))
+            return job_manifest(resource, profile, queue=str((config or {}).get("queue") or ""), **extra)
         except ManifestError as exc:
             raise DriverError(str(exc), reason="invalid_manifest") from None
 
@@ -362,6 +388,7 @@ class KubeJobDriver(KubernetesDriver):
         namespace = self._ensure_namespace(resource, log)
         manifest = self._build(resource, profile, resource.template.config)
         name = manifest["metadata"]["name"]
+        where = (resource.driver_state or {}).get("results")
         existing = kube.read("Job", name, namespace)
         if existing is not None and kube.job_outcome(existing) is not None:
             # Run again (retry): a finished Job cannot be restarted, so it is replaced.
@@ -371,7 +398,20 @@ class KubeJobDriver(KubernetesDriver):
                 raise DriverError("The earlier run of this job is still being removed.", retryable=True)
             existing = None
         if existing is None:
-            self._write([manifest], log)
+            manifests = [manifest]
+            if results.configured():  # issue 15: the results prefix, its key (a fresh one per run) and the sidecar
+                place, job_key = results.prepare(resource, log)
+                where = {k: place[k] for k in ("bucket", "prefix", "user")}
+                manifests = [
+                    results_secret_manifest(resource, job_key),
+                    self._build(
+                        resource,
+                        profile,
+                        resource.template.config,
+                        {"bucket": place["bucket"], "prefix": place["prefix"]},
+                    ),
+                ]
+            self._write(manifests, log)
         else:
             log(f"The job {name} was already started; following it.")
         state = {
@@ -382,15 +422,18 @@ class KubeJobDriver(KubernetesDriver):
             "profile_spec": profile,
             "started_at": time.time(),
         }
+        if where:
+            state["results"] = where
         resource.driver_state = state  # _newest_pod and logs read it
         # Nothing waits in a worker: the control loop polls the job (see poll) and ends it on a fatal pod state.
         pod = self._newest_pod(resource, namespace)
         events = kube.events_of(namespace, pod["metadata"]["name"]) if pod else []
         progress = kube.pod_progress(pod, events, gpus=int(profile.get("gpus") or 0))
         message = "Running." if progress.phase in ("running", "ready", "succeeded") else progress.message
-        return Outputs(
-            outputs={"profile": profile.get("label", key)}, state=state, resource_state="running", message=message
-        )
+        outputs = {"profile": profile.get("label", key)}
+        if where:
+            outputs["results"] = f"s3://{where['bucket']}/{where['prefix']}"
+        return Outputs(outputs=outputs, state=state, resource_state="running", message=message)
 
     def poll(self, resource) -> Status:
         state = resource.driver_state or {}
@@ -432,13 +475,23 @@ class KubeJobDriver(KubernetesDriver):
         namespace = state.get("namespace") or namespace_for(resource.team.slug)
         if kube.delete("Job", name, namespace):
             log(f"Deleted Job {namespace}/{name} and its pods.")
+        if kube.delete("Secret", object_name(resource, "results"), namespace):
+            log("Deleted its results key.")
+        results.remove(state, log)
+
+    @staticmethod
+    def _preview_results(resource) -> dict | None:
+        if not results.configured():
+            return None
+        place = results.place(resource)
+        return {"bucket": place["bucket"], "prefix": place["prefix"]}
 
     def preview(self, resource) -> str:
         _, profile = self._profile(resource)
         return _as_yaml(
             [
                 namespace_manifest(resource.team.slug),
-                self._build(resource, profile, resource.template.config),
+                self._build(resource, profile, resource.template.config, self._preview_results(resource)),
                 *team_network_policies(resource.team.slug),
             ]
         )

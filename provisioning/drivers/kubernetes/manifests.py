@@ -207,8 +207,64 @@ def notebook_manifests(
     return manifests
 
 
-def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int = 7 * 24 * 3600) -> dict:
-    """A batch/v1 Job: the command, env, GPUs, placement, /dev/shm in memory, deadline, no retries, cleanup TTL."""
+def results_secret_manifest(resource, key: dict) -> dict:
+    """The job's results key (limited to its prefix), for its containers' environment."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": object_name(resource, "results"),
+            "namespace": namespace_for(resource.team.slug),
+            "labels": labels_for(resource, "training-job"),
+        },
+        "type": "Opaque",
+        "stringData": {"AWS_ACCESS_KEY_ID": key["access_key_id"], "AWS_SECRET_ACCESS_KEY": key["secret_access_key"]},
+    }
+
+
+def results_env(resource, results: dict) -> list[dict]:
+    """Where the job's results go (issue 15): the prefix's address, the endpoint, and the key from its Secret."""
+    secret = object_name(resource, "results")
+    env = [
+        {"name": "PORTAL_RESULTS_URI", "value": f"s3://{results['bucket']}/{results['prefix']}"},
+        {"name": "AWS_DEFAULT_REGION", "value": str(results.get("region") or "us-east-1")},
+    ]
+    if results.get("endpoint"):
+        env.append({"name": "AWS_ENDPOINT_URL", "value": str(results["endpoint"])})
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": name}}})
+    return env
+
+
+def results_sidecar(resource, results: dict, *, script: str) -> dict:
+    """A native sidecar (an init container that keeps running, Kubernetes 1.29+) copying /workspace to the prefix."""
+    return {
+        "name": "results-sync",
+        "image": str(results["image"]),
+        "restartPolicy": "Always",
+        "command": ["/bin/sh", "-c", script],
+        "env": [
+            *results_env(resource, results),
+            {"name": "PORTAL_RESULTS_SYNC_SECONDS", "value": str(int(results.get("seconds") or 30))},
+            {"name": "PORTAL_WORKSPACE", "value": "/workspace"},
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": "workspace", "mountPath": "/workspace", "readOnly": True}],
+        "securityContext": SECURITY_CONTEXT,
+    }
+
+
+def job_manifest(
+    resource,
+    profile: dict,
+    *,
+    queue: str = "",
+    ttl_seconds: int = 7 * 24 * 3600,
+    results: dict | None = None,
+    sync_script: str = "",
+) -> dict:
+    """A batch/v1 Job: the command, env, GPUs, placement, /dev/shm in memory, deadline, no retries, cleanup TTL; with
+    `results` ({bucket, prefix, endpoint, region, image, seconds}) also where its results go and their sidecar."""
     namespace = namespace_for(resource.team.slug)
     name = object_name(resource, "job")
     labels = labels_for(resource, "training-job")
@@ -219,6 +275,8 @@ def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int =
     if not argv:
         raise ManifestError("the job has no command")
     env = [{"name": str(k), "value": str(v)} for k, v in sorted((resource.parameters.get("env") or {}).items())]
+    if results:
+        env += results_env(resource, results)
     shm = f"{int(resource.parameters.get('shm_gb') or 1)}Gi"
     container = {
         "name": "job",
@@ -230,7 +288,7 @@ def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int =
         "volumeMounts": [{"name": "dshm", "mountPath": SHM_PATH}, {"name": "workspace", "mountPath": "/workspace"}],
         "securityContext": SECURITY_CONTEXT,
     }
-    return {
+    job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
@@ -254,6 +312,9 @@ def job_manifest(resource, profile: dict, *, queue: str = "", ttl_seconds: int =
             },
         },
     }
+    if results:
+        job["spec"]["template"]["spec"]["initContainers"] = [results_sidecar(resource, results, script=sync_script)]
+    return job
 
 
 # Where scientists' pods may send traffic: the internet, not the cluster's or the cloud's private networks (the API

@@ -357,6 +357,20 @@ class SlurmDriver(Driver):
         each = max(5, tail // max(1, len(parts)))
         return "\n".join(f"== task {p.stem.rsplit('_', 1)[-1]} ==\n{_tail(p, each)}" for p in parts[:8])
 
+    def files(self, resource):
+        """The job's working folder on the cluster's shared file system, read as the team's account (files.py)."""
+        from provisioning.drivers.slurm.files import ClusterFolder
+
+        state = resource.driver_state or {}
+        workdir = state.get("workdir")
+        if not workdir:
+            return None
+        account = slurm_account(resource.team)
+        root = client.account_root(account)
+        if Path(workdir) != root and root not in Path(workdir).parents:
+            return None  # saved by another configuration (SLURM_WORK_ROOT changed): not this account's to show
+        return ClusterFolder(workdir, account)
+
     def preview(self, resource) -> str:
         account = Account(account_name(resource.team.slug), -1, -1, "")
         spec = self._spec(resource, account, resource.parameters.get("partition") or "", "<token>")
