@@ -107,23 +107,40 @@ def _jupyter_servers(resource) -> list[psutil.Process]:
 
 
 def test_a_worker_killed_while_starting_a_notebook_leaves_one_notebook(live_worker, templates, team_a, alice):
+    """A worker dies inside apply, after the server started and before the engine saved it. Played here exactly:
+    this test claims the operation as that worker, runs the driver's apply, and "dies" (saves nothing, stops
+    heart-beating). Apply returns at once now, so killing a real worker inside that window cannot be timed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from provisioning import engine
+    from provisioning.drivers import get_driver
+
+    live_worker.stop()
     notebook = services.resource_request(
         template=templates["jupyter-notebook"], team=team_a, owner=alice, name="crash-nb", parameters={}
     )
     operation = notebook.operations.get()
-    deadline = time.monotonic() + 15
-    while not _jupyter_servers(notebook):  # the server is starting: the worker is inside apply
-        assert time.monotonic() < deadline, "the worker never started the notebook"
-        time.sleep(0.02)
-    live_worker.kill()
-    assert Operation.objects.get(pk=operation.pk).state == "running"
+    claimed = engine.claim(operation.pk, "doomed-worker")
+    assert not isinstance(claimed, str), claimed
+    get_driver("local", "notebook").apply(claimed[1], lambda line: None)
+    deadline = time.monotonic() + 60
+    while len(_jupyter_servers(notebook)) != 1:  # started, but nobody knows its token: the worker "died" here
+        assert time.monotonic() < deadline, "apply never started the notebook server"
+        time.sleep(0.1)
+    stale = timezone.now() - timedelta(seconds=settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 1)
+    Operation.objects.filter(pk=operation.pk).update(heartbeat_at=stale)
 
+    from portal.celery import app
+
+    app.control.purge()  # the dead worker had taken the doorbell's message with it: only reconcile can recover it
     live_worker.start()
-    time.sleep(settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 0.5)
     assert control.reconcile()["taken_over"] == 1
-    notebook = wait_for(notebook, State.READY, timeout=30)
+    notebook = wait_for(notebook, State.READY, timeout=60)
     assert len(_jupyter_servers(notebook)) == 1, "a second notebook server was started"
     assert Operation.objects.get(pk=operation.pk).attempt == 2
+    assert "an interrupted start had left" in Operation.objects.get(pk=operation.pk).log
     services.resource_delete(resource=notebook, user=alice)
-    wait_for(notebook, State.DELETED)
+    wait_for(notebook, State.DELETED, timeout=60)
     assert not _jupyter_servers(Resource.objects.get(pk=notebook.pk))
