@@ -22,9 +22,16 @@ ERROR_SCHEMA = {
     "properties": {
         "error": {"type": "string"},
         "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": True},
+        "fields": {"$ref": "#/components/schemas/FieldErrors"},
     },
     "required": ["error", "message"],
+}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "What is wrong with each field, in words; a nested object for a field's own fields or items.",
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/FieldErrors"}],
+    },
 }
 ERROR_STATUSES = {
     "400": "The request cannot be used; the message says why, and nothing was changed.",
@@ -132,6 +139,7 @@ def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
     for item in result.get("paths", {}).values():
         for method in METHODS:
             operation = item.get(method)
@@ -165,4 +173,33 @@ class SlugRelatedFieldExtension(OpenApiSerializerFieldExtension):
             slugs = list(field.get_queryset().order_by(field.slug_field).values_list(field.slug_field, flat=True)[:501])
             if 0 < len(slugs) <= 500:
                 schema["enum"] = slugs
+        return schema
+
+
+# What str.strip() takes away (str.isspace()), spelled out so that every regex engine reads the same class.
+_SPACE = "\\t-\\r\\x1c- \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NON_BLANK_PATTERN = f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"
+
+
+class CharFieldExtension(OpenApiSerializerFieldExtension):
+    """A text field that may not be blank: DRF trims spaces first, so the schema asks for one non-space character.
+
+    (drf-spectacular says minLength: 1, which "\\n" satisfies; the server then answers "may not be blank".)
+    """
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = False
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        field = self.target
+        if (
+            direction == "request"
+            and not field.read_only
+            and not field.allow_blank
+            and field.trim_whitespace
+            and schema.get("type") == "string"
+            and not ({"enum", "pattern", "format"} & schema.keys())
+        ):
+            schema["pattern"] = NON_BLANK_PATTERN
         return schema
