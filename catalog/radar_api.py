@@ -11,6 +11,7 @@ from catalog.radar_models import CRITERIA, Proposal, ProposalComment, Quadrant, 
 from catalog.radar_svg import backstage_radar
 from portal.errors import NotFound
 from portal.models import Team
+from portal.serializers import RequiredText
 
 
 class BackstageQuadrant(serializers.Serializer):
@@ -127,8 +128,8 @@ class ProposalDetailSerializer(ProposalSerializer):
 
 
 class ProposalCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(allow_blank=True)
-    description = serializers.CharField(allow_blank=True)
+    name = RequiredText()
+    description = RequiredText()
     quadrant = serializers.ChoiceField(choices=Quadrant.choices)
     links = BackstageLink(many=True, required=False)
     tried_by = serializers.CharField(required=False, allow_blank=True, help_text="Slug of your team that tried it.")
@@ -141,7 +142,7 @@ class ScoreItem(serializers.Serializer):
 
 
 class ScoresInSerializer(serializers.Serializer):
-    scores = serializers.DictField(child=ScoreItem(), help_text=f"Criteria: {', '.join(CRITERIA)}.")
+    scores = serializers.DictField(child=ScoreItem(), allow_empty=False, help_text=f"Criteria: {', '.join(CRITERIA)}.")
 
 
 class VoteInSerializer(serializers.Serializer):
@@ -150,7 +151,7 @@ class VoteInSerializer(serializers.Serializer):
 
 
 class CommentInSerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True)
+    body = RequiredText()
 
 
 def _proposal(pk) -> Proposal:

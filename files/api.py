@@ -18,6 +18,11 @@ from portal.permissions import teams_visible_to
 PATH_PARAMETER = OpenApiParameter(
     "path", str, description="A path inside the root, like `data/train.csv`; empty for the top.", required=False
 )
+# Something below the top folder (the top folder itself cannot be renamed or deleted): a name, not only / and .
+BELOW_TOP = r"^[^\x00]*[^\x00/.][^\x00]*$"
+ITEM_PARAMETER = OpenApiParameter(
+    "path", str, description="A path inside the root, like `data/train.csv`.", required=True, pattern=BELOW_TOP
+)
 
 
 class RootSerializer(serializers.Serializer):
@@ -49,7 +54,7 @@ class FolderSerializer(serializers.Serializer):
 
 
 class RenameSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=MAX_PATH_LENGTH)
+    path = serializers.RegexField(BELOW_TOP, max_length=MAX_PATH_LENGTH)
     new_name = serializers.CharField(max_length=MAX_NAME_LENGTH)
 
 
@@ -59,7 +64,7 @@ class TextSerializer(serializers.Serializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField())
+    files = serializers.ListField(child=serializers.FileField(), min_length=1)
     path = serializers.CharField(allow_blank=True, required=False, max_length=MAX_PATH_LENGTH)
 
 
@@ -98,7 +103,7 @@ class RootDetail(APIView):
             body = {"root": key, "path": path, "is_dir": False, "size": root.store.stat(path).size}
         return Response(body)
 
-    @extend_schema(parameters=[PATH_PARAMETER], responses={204: None})
+    @extend_schema(parameters=[ITEM_PARAMETER], responses={204: None})
     def delete(self, request, key):
         root = root_get(user=request.user, key=key)
         services.file_delete(user=request.user, root=root, path=request.query_params.get("path", ""), request=request)

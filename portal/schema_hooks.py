@@ -135,8 +135,40 @@ def _link_operation(result: dict, paths: dict, source_path: str, operation: dict
             del response["links"]
 
 
+# Operations whose `team` (query parameter or body property) must be one of the caller's own teams.
+OWN_TEAM = {("/api/v1/apply/", "post"), ("/api/v1/export/", "get"), ("/api/v1/quota-requests/", "post")}
+
+
+def _own_teams(result: dict, request) -> None:
+    """`team` as the enum of the caller's teams, where the server refuses any other (read signed in only)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return
+    from portal.models import Team
+
+    slugs = list(Team.objects.filter(memberships__user=user).order_by("slug").values_list("slug", flat=True)[:500])
+    if not slugs:
+        return
+    schemas = result.get("components", {}).get("schemas", {})
+    for path, method in OWN_TEAM:
+        operation = result.get("paths", {}).get(path, {}).get(method)
+        if not operation:
+            continue
+        targets = [p["schema"] for p in operation.get("parameters", []) if p.get("name") == "team" and "schema" in p]
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        ref = body.get("$ref", "")
+        body = schemas.get(ref.rsplit("/", 1)[1], {}) if ref.startswith("#/components/schemas/") else body
+        if isinstance(body.get("properties", {}).get("team"), dict):
+            targets.append(body["properties"]["team"])
+        for target in targets:
+            for key in ("pattern", "minLength", "maxLength", "format"):
+                target.pop(key, None)
+            target["enum"] = slugs
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
+    _own_teams(result, request)
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
     schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
@@ -202,4 +234,30 @@ class CharFieldExtension(OpenApiSerializerFieldExtension):
             and not ({"enum", "pattern", "format"} & schema.keys())
         ):
             schema["pattern"] = NON_BLANK_PATTERN
+        return schema
+
+
+class RequiredTextExtension(OpenApiSerializerFieldExtension):
+    """portal.serializers.RequiredText: the service refuses blank text in its own words; the schema says non-blank."""
+
+    target_class = "portal.serializers.RequiredText"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["minLength"] = max(1, schema.get("minLength", 0))
+            schema["pattern"] = NON_BLANK_PATTERN
+        return schema
+
+
+class DictFieldExtension(OpenApiSerializerFieldExtension):
+    """A dictionary that may not be empty (allow_empty=False) says so: minProperties 1."""
+
+    target_class = "rest_framework.fields.DictField"
+    match_subclasses = False
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and not self.target.allow_empty:
+            schema["minProperties"] = max(1, schema.get("minProperties", 0))
         return schema

@@ -37,10 +37,10 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 class TeamUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    max_notebooks = serializers.IntegerField(required=False, min_value=0)
-    max_gpus = serializers.IntegerField(required=False, min_value=0)
-    max_storage_gb = serializers.IntegerField(required=False, min_value=0)
-    max_databases = serializers.IntegerField(required=False, min_value=0)
+    max_notebooks = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_gpus = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_storage_gb = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_databases = serializers.IntegerField(required=False, min_value=0, max_value=100000)
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -108,7 +108,7 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
 class QuotaRequestCreateSerializer(serializers.Serializer):
     team = serializers.CharField()
     field = serializers.ChoiceField(choices=list(QuotaRequest.FIELDS))
-    requested = serializers.IntegerField()
+    requested = serializers.IntegerField(min_value=0, max_value=100000, help_text="The new limit (at most 100000).")
     reason = serializers.CharField()
 
 
@@ -141,6 +141,7 @@ class TeamDetail(APIView):
         team = _team(request, slug)
         if not isinstance(request.data, dict):
             raise PortalError("Send a JSON object.", code="invalid")
+        TeamUpdateSerializer(data=request.data).is_valid(raise_exception=True)  # what the schema states (types too)
         team = services.team_update(team=team, by=request.user, data=dict(request.data))
         return Response(TeamDetailSerializer(team).data)
 
@@ -158,8 +159,13 @@ class MemberDetail(APIView):
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)
     def patch(self, request, slug, user_id):
         team = _team(request, slug)
-        data = RoleSerializer(data=request.data)
+        data = RoleSerializer(data=request.data, partial=True)  # PATCH: {} changes nothing (as the schema says)
         data.is_valid(raise_exception=True)
+        if "role" not in data.validated_data:
+            membership = Membership.objects.select_related("user").filter(team=team, user_id=user_id).first()
+            if membership is None:
+                raise NotFound("No such member in this team.")
+            return Response(MemberSerializer(membership).data)
         membership = services.membership_set_role(
             team=team, by=request.user, user_id=user_id, role=data.validated_data["role"]
         )
