@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from catalog import radar_services as services
 from catalog.radar_models import CRITERIA, Proposal, ProposalComment, Quadrant, Ring, RingMove, Score, Technology, Vote
 from catalog.radar_svg import backstage_radar
+from catalog.serializers import LINK_URL_RE
 from portal.errors import NotFound
 from portal.models import Team
 from portal.serializers import RequiredText
@@ -33,6 +34,13 @@ class BackstageTimeline(serializers.Serializer):
 class BackstageLink(serializers.Serializer):
     title = serializers.CharField()
     url = serializers.CharField()
+
+
+class LinkIn(serializers.Serializer):
+    """A link a proposal is sent with: an http(s) address, as the schema states it (the service checks it too)."""
+
+    title = serializers.CharField()
+    url = serializers.RegexField(LINK_URL_RE, error_messages={"invalid": "Enter an http(s) address."})
 
 
 class BackstageEntry(serializers.Serializer):
@@ -131,7 +139,7 @@ class ProposalCreateSerializer(serializers.Serializer):
     name = RequiredText()
     description = RequiredText()
     quadrant = serializers.ChoiceField(choices=Quadrant.choices)
-    links = BackstageLink(many=True, required=False)
+    links = LinkIn(many=True, required=False)
     tried_by = serializers.CharField(required=False, allow_blank=True, help_text="Slug of your team that tried it.")
     findings = serializers.CharField(required=False, allow_blank=True, default="")
 

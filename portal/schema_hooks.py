@@ -166,9 +166,41 @@ def _own_teams(result: dict, request) -> None:
             target["enum"] = slugs
 
 
+# A new team's name: its slug (django's slugify) must start with a letter and hold two letters or digits.
+NEW_TEAM_NAME = "^[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]*[A-Za-z][^\\x00]*[A-Za-z0-9][^\\x00]*$"
+
+
+def _join_request(result: dict) -> None:
+    """POST /api/v1/join-requests/: a team that exists, or the name of a new one (one of the two)."""
+    from portal.models import Team
+
+    body = result.get("components", {}).get("schemas", {}).get("JoinRequestCreateRequest")
+    if not body or "team" not in body.get("properties", {}):
+        return
+    slugs = list(Team.objects.order_by("slug").values_list("slug", flat=True)[:500])
+    body["properties"]["team"] = {"type": "string", "enum": [*slugs, ""], "description": "Slug of the team to join."}
+    body["anyOf"] = [
+        {"required": ["team"], "properties": {"team": {"enum": slugs}}},
+        {"required": ["new_team_name"], "properties": {"new_team_name": {"pattern": NEW_TEAM_NAME, "maxLength": 100}}},
+    ]
+
+
+def _request_status(result: dict) -> None:
+    """POST /api/v1/requests/{id}/status/: closing a request (done, declined) needs a reason."""
+    body = result.get("components", {}).get("schemas", {}).get("StatusRequest")
+    if not body or set(body.get("properties", {})) != {"status", "reason"}:
+        return
+    body["anyOf"] = [
+        {"properties": {"status": {"enum": ["new", "in_progress", "waiting"]}}},
+        {"required": ["reason"], "properties": {"reason": {"pattern": NON_BLANK_PATTERN}}},
+    ]
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
     _own_teams(result, request)
+    _join_request(result)
+    _request_status(result)
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
     schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
