@@ -149,8 +149,18 @@ class ScoreItem(serializers.Serializer):
     justification = serializers.CharField()
 
 
+class ScoresByCriterion(serializers.Serializer):
+    """{criterion: {value, justification}} for one or more of the criteria (the schema says minProperties 1)."""
+
+    def get_fields(self):
+        return {criterion: ScoreItem(required=False) for criterion in CRITERIA}
+
+
 class ScoresInSerializer(serializers.Serializer):
-    scores = serializers.DictField(child=ScoreItem(), allow_empty=False, help_text=f"Criteria: {', '.join(CRITERIA)}.")
+    scores = ScoresByCriterion(help_text=f"Criteria: {', '.join(CRITERIA)} (one or more).")
+
+    def validate_scores(self, value):
+        return dict(value)
 
 
 class VoteInSerializer(serializers.Serializer):

@@ -179,6 +179,9 @@ def _join_request(result: dict) -> None:
         return
     slugs = list(Team.objects.order_by("slug").values_list("slug", flat=True)[:500])
     body["properties"]["team"] = {"type": "string", "enum": [*slugs, ""], "description": "Slug of the team to join."}
+    operation = result.get("paths", {}).get("/api/v1/join-requests/", {}).get("post", {})
+    if "requestBody" in operation:
+        operation["requestBody"]["required"] = True  # one of the two must come
     body["anyOf"] = [
         {"required": ["team"], "properties": {"team": {"enum": slugs}}},
         {"required": ["new_team_name"], "properties": {"new_team_name": {"pattern": NEW_TEAM_NAME, "maxLength": 100}}},
@@ -201,6 +204,8 @@ def postprocess(result, generator, request, public):
     _own_teams(result, request)
     _join_request(result)
     _request_status(result)
+    if scores := result.get("components", {}).get("schemas", {}).get("ScoresByCriterionRequest"):
+        scores["minProperties"] = 1  # radar scores: one criterion or more
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
     schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)

@@ -289,15 +289,31 @@ class WebhookSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_IPV4 = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
+_HOST = "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.){1,5}[A-Za-z]{2,63}"
+# An http(s) address as the schema can state it (within what Django's URLValidator, the service's check, accepts).
+WEBHOOK_URL_RE = f"^$|^https?://(?:localhost|{_IPV4}|{_HOST})(?::{_PORT})?(?:[/?#][!-~]*)?$"
+
+
+class WebhookInSerializer(WebhookSerializer):
+    url = serializers.RegexField(
+        WEBHOOK_URL_RE,
+        allow_blank=True,
+        error_messages={"invalid": "The webhook must be an http(s) address, e.g. https://hooks.slack.com/services/..."},
+        help_text="A Slack or Mattermost incoming webhook; empty removes it.",
+    )
+
+
 class TeamWebhookView(APIView):
     """The team's chat webhook (team admins and Keepers)."""
 
-    @extend_schema(request=WebhookSerializer, responses=WebhookSerializer)
+    @extend_schema(request=WebhookInSerializer, responses=WebhookSerializer)
     def put(self, request, slug):
         from portal.notifications.services import team_webhook_set
 
         team = _team(request, slug)
-        data = WebhookSerializer(data=request.data)
+        data = WebhookInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         hook = team_webhook_set(team=team, user=request.user, **data.validated_data)
         return Response({"url": hook.url if hook else "", "enabled": hook.enabled if hook else False})
