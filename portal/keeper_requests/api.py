@@ -47,8 +47,8 @@ class RequestCreateSerializer(serializers.Serializer):
     body = RequiredText()
     team = serializers.CharField(required=False, help_text="Slug; your current team when left out.")
     about_type = serializers.ChoiceField(choices=AboutType.choices, required=False, default="")
-    about_key = serializers.CharField(required=False, allow_blank=True, default="")
-    about_step = serializers.CharField(required=False, allow_blank=True, default="")
+    about_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)  # the columns'
+    about_step = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
 
 
 class ReplyCreateSerializer(serializers.Serializer):
