@@ -16,6 +16,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 NO_NUL_PATTERN = "^[^\\x00]*$"
+BIGINT = 2**63 - 1
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every error: a code, a message in plain words, and per-field messages for invalid input.",
@@ -48,6 +49,10 @@ def _client_sent(node) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "integer" and "enum" not in node:
+            # What PostgreSQL's bigint holds; the edge refuses the rest (portal.input_guard, portal.parsers).
+            node.setdefault("maximum", BIGINT)
+            node.setdefault("minimum", -BIGINT)
         if node.get("type") == "object" and node.get("properties"):
             # (Free objects get no name rule: OpenAPI 3.0 has no propertyNames; the edge refuses NUL in names.)
             node.setdefault("additionalProperties", False)
