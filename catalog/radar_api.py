@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 from catalog import radar_services as services
 from catalog.radar_models import CRITERIA, Proposal, ProposalComment, Quadrant, Ring, RingMove, Score, Technology, Vote
 from catalog.radar_svg import backstage_radar
+from catalog.serializers import LINK_URL_RE
 from portal.errors import NotFound
 from portal.models import Team
+from portal.serializers import RequiredText
 
 
 class BackstageQuadrant(serializers.Serializer):
@@ -32,6 +34,13 @@ class BackstageTimeline(serializers.Serializer):
 class BackstageLink(serializers.Serializer):
     title = serializers.CharField()
     url = serializers.CharField()
+
+
+class LinkIn(serializers.Serializer):
+    """A link a proposal is sent with: an http(s) address, as the schema states it (the service checks it too)."""
+
+    title = serializers.CharField()
+    url = serializers.RegexField(LINK_URL_RE, error_messages={"invalid": "Enter an http(s) address."})
 
 
 class BackstageEntry(serializers.Serializer):
@@ -127,10 +136,10 @@ class ProposalDetailSerializer(ProposalSerializer):
 
 
 class ProposalCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(allow_blank=True)
-    description = serializers.CharField(allow_blank=True)
+    name = RequiredText()
+    description = RequiredText()
     quadrant = serializers.ChoiceField(choices=Quadrant.choices)
-    links = BackstageLink(many=True, required=False)
+    links = LinkIn(many=True, required=False)
     tried_by = serializers.CharField(required=False, allow_blank=True, help_text="Slug of your team that tried it.")
     findings = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -140,8 +149,18 @@ class ScoreItem(serializers.Serializer):
     justification = serializers.CharField()
 
 
+class ScoresByCriterion(serializers.Serializer):
+    """{criterion: {value, justification}} for one or more of the criteria (the schema says minProperties 1)."""
+
+    def get_fields(self):
+        return {criterion: ScoreItem(required=False) for criterion in CRITERIA}
+
+
 class ScoresInSerializer(serializers.Serializer):
-    scores = serializers.DictField(child=ScoreItem(), help_text=f"Criteria: {', '.join(CRITERIA)}.")
+    scores = ScoresByCriterion(help_text=f"Criteria: {', '.join(CRITERIA)} (one or more).")
+
+    def validate_scores(self, value):
+        return dict(value)
 
 
 class VoteInSerializer(serializers.Serializer):
@@ -150,7 +169,7 @@ class VoteInSerializer(serializers.Serializer):
 
 
 class CommentInSerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True)
+    body = RequiredText()
 
 
 def _proposal(pk) -> Proposal:

@@ -15,9 +15,33 @@ from files.views import download_response
 from portal.errors import PortalError
 from portal.permissions import teams_visible_to
 
+# What files.paths accepts, as patterns for the schema (the same rules; the server checks with files.paths).
+_ALLOWED = "[^\\x00-\\x1f\\x7f/\\\\]"  # no control character, no slash or backslash
+_SPACES = "\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_SOLID = f"[^\\x00-\\x1f\\x7f/\\\\.{_SPACES}]"  # and not a dot or a space
+_NAME = f"(?:{_ALLOWED}*{_SOLID}{_ALLOWED}*|[{_SPACES}]*\\.{{3,}}[{_SPACES}]*)"  # not blank, not . or ..
+_FIRST = _NAME.replace("\\x7f/", "\\x7f:/")  # the first name holds no ':' (no drive letters)
+NAME_PATTERN = f"^{_NAME}$"
+PATH_PATTERN = f"^(?:(?:{_FIRST}|\\.)(?:/(?:{_NAME}|\\.)?)*)?$"  # relative, no '..', '' is the top
+BELOW_TOP = f"^(?:\\./+)*{_FIRST}(?:/(?:{_NAME}|\\.)?)*$"  # something below the top folder
 PATH_PARAMETER = OpenApiParameter(
-    "path", str, description="A path inside the root, like `data/train.csv`; empty for the top.", required=False
+    "path",
+    str,
+    description="A path inside the root, like `data/train.csv`; empty for the top.",
+    required=False,
+    pattern=PATH_PATTERN,
 )
+ITEM_PARAMETER = OpenApiParameter(
+    "path", str, description="A path inside the root, like `data/train.csv`.", required=True, pattern=BELOW_TOP
+)
+
+
+def _pattern(regex: str, **kwargs):
+    return serializers.RegexField(
+        regex,
+        error_messages={"invalid": "Give a path or name without control characters, '..' or a leading '/'."},
+        **kwargs,
+    )
 
 
 class RootSerializer(serializers.Serializer):
@@ -44,23 +68,23 @@ class ListingSerializer(serializers.Serializer):
 
 
 class FolderSerializer(serializers.Serializer):
-    path = serializers.CharField(allow_blank=True, max_length=MAX_PATH_LENGTH, default="")
-    name = serializers.CharField(max_length=MAX_NAME_LENGTH)
+    path = _pattern(PATH_PATTERN, allow_blank=True, max_length=MAX_PATH_LENGTH, default="")
+    name = _pattern(NAME_PATTERN, max_length=MAX_NAME_LENGTH)
 
 
 class RenameSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=MAX_PATH_LENGTH)
-    new_name = serializers.CharField(max_length=MAX_NAME_LENGTH)
+    path = _pattern(BELOW_TOP, max_length=MAX_PATH_LENGTH)
+    new_name = _pattern(NAME_PATTERN, max_length=MAX_NAME_LENGTH)
 
 
 class TextSerializer(serializers.Serializer):
-    path = serializers.CharField(max_length=MAX_PATH_LENGTH)
+    path = _pattern(BELOW_TOP, max_length=MAX_PATH_LENGTH)
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
 class UploadSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField())
-    path = serializers.CharField(allow_blank=True, required=False, max_length=MAX_PATH_LENGTH)
+    files = serializers.ListField(child=serializers.FileField(), min_length=1)
+    path = _pattern(PATH_PATTERN, allow_blank=True, required=False, max_length=MAX_PATH_LENGTH)
 
 
 class MessageSerializer(serializers.Serializer):
@@ -98,7 +122,7 @@ class RootDetail(APIView):
             body = {"root": key, "path": path, "is_dir": False, "size": root.store.stat(path).size}
         return Response(body)
 
-    @extend_schema(parameters=[PATH_PARAMETER], responses={204: None})
+    @extend_schema(parameters=[ITEM_PARAMETER], responses={204: None})
     def delete(self, request, key):
         root = root_get(user=request.user, key=key)
         services.file_delete(user=request.user, root=root, path=request.query_params.get("path", ""), request=request)

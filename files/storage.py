@@ -126,9 +126,9 @@ class LocalStore:
         if not target.parent.is_dir():
             raise NotFound("The folder to put this in does not exist.")
         if target.is_dir():
-            raise PortalError("A folder with that name exists here.", code="exists")
+            raise PortalError("A folder with that name exists here.", code="exists", status_code=409)
         if target.exists() and not overwrite:
-            raise PortalError("A file with that name exists here.", code="exists")
+            raise PortalError("A file with that name exists here.", code="exists", status_code=409)
         size = 0
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
         try:
@@ -147,7 +147,7 @@ class LocalStore:
     def mkdir(self, path: str) -> None:
         target = self._real(path)
         if target.exists():
-            raise PortalError("Something with that name already exists here.", code="exists")
+            raise PortalError("Something with that name already exists here.", code="exists", status_code=409)
         if not target.parent.is_dir():
             raise NotFound("The folder to put this in does not exist.")
         target.mkdir(mode=0o2775)
@@ -156,7 +156,7 @@ class LocalStore:
     def rename(self, path: str, new_path: str) -> None:
         source, target = self._existing(path), self._real(new_path)
         if target.exists():
-            raise PortalError("Something with the new name already exists here.", code="exists")
+            raise PortalError("Something with the new name already exists here.", code="exists", status_code=409)
         if source == self.base:
             raise PortalError("The top folder cannot be renamed.", code="invalid_path")
         os.rename(source, target)
@@ -328,7 +328,7 @@ class S3Store:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if not overwrite and self._file_exists(path):
-            raise PortalError("A file with that name exists here.", code="exists")
+            raise PortalError("A file with that name exists here.", code="exists", status_code=409)
         # One part of 8 MB at a time, read from the (seekable) temporary file: memory stays flat whatever the size.
         config = TransferConfig(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK, use_threads=False)
         seekable = hasattr(source, "seek") and hasattr(source, "tell")
@@ -345,7 +345,7 @@ class S3Store:
 
     def mkdir(self, path: str) -> None:
         if self.exists(path):
-            raise PortalError("Something with that name already exists here.", code="exists")
+            raise PortalError("Something with that name already exists here.", code="exists", status_code=409)
         self._call("put_object", Key=self._k(path) + "/", Body=b"")
 
     def _keys(self, path: str) -> list[str]:
@@ -363,7 +363,7 @@ class S3Store:
 
     def rename(self, path: str, new_path: str) -> None:
         if self.exists(new_path):
-            raise PortalError("Something with the new name already exists here.", code="exists")
+            raise PortalError("Something with the new name already exists here.", code="exists", status_code=409)
         old_key, new_key = self._k(path), self._k(new_path)
         moves = (
             [(old_key, new_key)]

@@ -46,12 +46,43 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def field_messages(detail) -> dict:
+    """Per-field messages as the API answers them: {field: "message"}, nested objects for nested fields.
+
+    One string per field (several messages joined), items of lists keyed by their index ("0", "1"...), no lists
+    anywhere: the `fields` of an error never looks like a request body (generic clients, e.g. schemathesis' error
+    feedback, read DRF's own {field: ["message"]} shape as paths in the body and would add a "fields" property).
+    """
+    if isinstance(detail, dict):
+        pairs = detail.items()
+    elif isinstance(detail, list | tuple) and any(isinstance(item, dict | list | tuple) for item in detail):
+        pairs = ((str(index), item) for index, item in enumerate(detail))
+    else:
+        return {"non_field_errors": _text(detail)} if detail else {}
+    fields = {}
+    for key, value in pairs:
+        if isinstance(value, dict) or (
+            isinstance(value, list | tuple) and any(isinstance(item, dict | list | tuple) for item in value)
+        ):
+            if nested := field_messages(value):
+                fields[str(key)] = nested
+        elif text := _text(value):
+            fields[str(key)] = text
+    return fields
+
+
+def _text(value) -> str:
+    if isinstance(value, list | tuple):
+        return " ".join(str(item) for item in value if str(item))
+    return str(value)
+
+
 def api_exception_handler(exc, context):
-    """Every API error as {"error": code, "message": text, "fields": {...}}."""
+    """Every API error as {"error": code, "message": text, "fields": {field: "message"}} (see field_messages)."""
     if isinstance(exc, PortalError):
         body = {"error": exc.code, "message": exc.message}
         if exc.fields:
-            body["fields"] = exc.fields
+            body["fields"] = field_messages(exc.fields)
         return Response(body, status=exc.status_code)
     if isinstance(exc, ValidationError):
         exc = drf_exceptions.ValidationError(
@@ -66,7 +97,7 @@ def api_exception_handler(exc, context):
         return None
     detail = response.data
     if isinstance(exc, drf_exceptions.ValidationError):
-        body = {"error": "invalid", "message": _first_message(detail), "fields": detail}
+        body = {"error": "invalid", "message": _first_message(detail), "fields": field_messages(detail)}
     else:
         code = getattr(exc, "default_code", "error")
         if isinstance(exc, drf_exceptions.NotAuthenticated):

@@ -22,7 +22,7 @@ from django.shortcuts import render
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
-from portal.errors import PortalError
+from portal.errors import PortalError, field_messages
 from portal.json_object import JSONObject
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint; also what LIMIT and OFFSET take
@@ -124,7 +124,8 @@ def _wants_json(request) -> bool:
 def refusal(request, error: PortalError):
     """The 400 answer: {"error", "message", "fields"} for the API, a page with the message for people."""
     if _wants_json(request):
-        return JsonResponse({"error": error.code, "message": error.message, "fields": error.fields}, status=400)
+        body = {"error": error.code, "message": error.message, "fields": field_messages(error.fields)}
+        return JsonResponse(body, status=400)
     return render(request, "400.html", {"message": error.message}, status=400)
 
 

@@ -16,15 +16,23 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 NO_NUL_PATTERN = "^[^\\x00]*$"
+BIGINT = 2**63 - 1
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every error: a code, a message in plain words, and per-field messages for invalid input.",
     "properties": {
         "error": {"type": "string"},
         "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": True},
+        "fields": {"$ref": "#/components/schemas/FieldErrors"},
     },
     "required": ["error", "message"],
+}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "What is wrong with each field, in words; a nested object for a field's own fields or items.",
+    "additionalProperties": {
+        "anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/FieldErrors"}],
+    },
 }
 ERROR_STATUSES = {
     "400": "The request cannot be used; the message says why, and nothing was changed.",
@@ -41,6 +49,10 @@ def _client_sent(node) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "integer" and "enum" not in node:
+            # What PostgreSQL's bigint holds; the edge refuses the rest (portal.input_guard, portal.parsers).
+            node.setdefault("maximum", BIGINT)
+            node.setdefault("minimum", -BIGINT)
         if node.get("type") == "object" and node.get("properties"):
             # (Free objects get no name rule: OpenAPI 3.0 has no propertyNames; the edge refuses NUL in names.)
             node.setdefault("additionalProperties", False)
@@ -128,10 +140,80 @@ def _link_operation(result: dict, paths: dict, source_path: str, operation: dict
             del response["links"]
 
 
+# Operations whose `team` (query parameter or body property) must be one of the caller's own teams.
+OWN_TEAM = {("/api/v1/apply/", "post"), ("/api/v1/export/", "get"), ("/api/v1/quota-requests/", "post")}
+
+
+def _own_teams(result: dict, request) -> None:
+    """`team` as the enum of the caller's teams, where the server refuses any other (read signed in only)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return
+    from portal.models import Team
+
+    slugs = list(Team.objects.filter(memberships__user=user).order_by("slug").values_list("slug", flat=True)[:500])
+    if not slugs:
+        return
+    schemas = result.get("components", {}).get("schemas", {})
+    for path, method in OWN_TEAM:
+        operation = result.get("paths", {}).get(path, {}).get(method)
+        if not operation:
+            continue
+        targets = [p["schema"] for p in operation.get("parameters", []) if p.get("name") == "team" and "schema" in p]
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        ref = body.get("$ref", "")
+        body = schemas.get(ref.rsplit("/", 1)[1], {}) if ref.startswith("#/components/schemas/") else body
+        if isinstance(body.get("properties", {}).get("team"), dict):
+            targets.append(body["properties"]["team"])
+        for target in targets:
+            for key in ("pattern", "minLength", "maxLength", "format"):
+                target.pop(key, None)
+            target["enum"] = slugs
+
+
+# A new team's name: its slug (django's slugify) must start with a letter and hold two letters or digits.
+NEW_TEAM_NAME = "^[\\x01-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x7f]*[A-Za-z][^\\x00]*[A-Za-z0-9][^\\x00]*$"
+
+
+def _join_request(result: dict) -> None:
+    """POST /api/v1/join-requests/: a team that exists, or the name of a new one (one of the two)."""
+    from portal.models import Team
+
+    body = result.get("components", {}).get("schemas", {}).get("JoinRequestCreateRequest")
+    if not body or "team" not in body.get("properties", {}):
+        return
+    slugs = list(Team.objects.order_by("slug").values_list("slug", flat=True)[:500])
+    body["properties"]["team"] = {"type": "string", "enum": [*slugs, ""], "description": "Slug of the team to join."}
+    operation = result.get("paths", {}).get("/api/v1/join-requests/", {}).get("post", {})
+    if "requestBody" in operation:
+        operation["requestBody"]["required"] = True  # one of the two must come
+    body["anyOf"] = [
+        {"required": ["team"], "properties": {"team": {"enum": slugs}}},
+        {"required": ["new_team_name"], "properties": {"new_team_name": {"pattern": NEW_TEAM_NAME, "maxLength": 100}}},
+    ]
+
+
+def _request_status(result: dict) -> None:
+    """POST /api/v1/requests/{id}/status/: closing a request (done, declined) needs a reason."""
+    body = result.get("components", {}).get("schemas", {}).get("StatusRequest")
+    if not body or set(body.get("properties", {})) != {"status", "reason"}:
+        return
+    body["anyOf"] = [
+        {"properties": {"status": {"enum": ["new", "in_progress", "waiting"]}}},
+        {"required": ["reason"], "properties": {"reason": {"pattern": NON_BLANK_PATTERN}}},
+    ]
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
+    _own_teams(result, request)
+    _join_request(result)
+    _request_status(result)
+    if scores := result.get("components", {}).get("schemas", {}).get("ScoresByCriterionRequest"):
+        scores["minProperties"] = 1  # radar scores: one criterion or more
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
     for item in result.get("paths", {}).values():
         for method in METHODS:
             operation = item.get(method)
@@ -165,4 +247,59 @@ class SlugRelatedFieldExtension(OpenApiSerializerFieldExtension):
             slugs = list(field.get_queryset().order_by(field.slug_field).values_list(field.slug_field, flat=True)[:501])
             if 0 < len(slugs) <= 500:
                 schema["enum"] = slugs
+        return schema
+
+
+# What str.strip() takes away (str.isspace()), spelled out so that every regex engine reads the same class.
+_SPACE = "\\t-\\r\\x1c- \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NON_BLANK_PATTERN = f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"
+
+
+class CharFieldExtension(OpenApiSerializerFieldExtension):
+    """A text field that may not be blank: DRF trims spaces first, so the schema asks for one non-space character.
+
+    (drf-spectacular says minLength: 1, which "\\n" satisfies; the server then answers "may not be blank".)
+    """
+
+    target_class = "rest_framework.fields.CharField"
+    match_subclasses = False
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        field = self.target
+        if (
+            direction == "request"
+            and not field.read_only
+            and not field.allow_blank
+            and field.trim_whitespace
+            and schema.get("type") == "string"
+            and not ({"enum", "pattern", "format"} & schema.keys())
+        ):
+            schema["pattern"] = NON_BLANK_PATTERN
+        return schema
+
+
+class RequiredTextExtension(OpenApiSerializerFieldExtension):
+    """portal.serializers.RequiredText: the service refuses blank text in its own words; the schema says non-blank."""
+
+    target_class = "portal.serializers.RequiredText"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["minLength"] = max(1, schema.get("minLength", 0))
+            schema["pattern"] = NON_BLANK_PATTERN
+        return schema
+
+
+class DictFieldExtension(OpenApiSerializerFieldExtension):
+    """A dictionary that may not be empty (allow_empty=False) says so: minProperties 1."""
+
+    target_class = "rest_framework.fields.DictField"
+    match_subclasses = False
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request" and not self.target.allow_empty:
+            schema["minProperties"] = max(1, schema.get("minProperties", 0))
         return schema

@@ -49,3 +49,13 @@ class TokenResponseSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
+
+
+class RequiredText(serializers.CharField):
+    """Text that must hold more than spaces; the service says so in its own words (so blank passes this field's
+    own check), and the OpenAPI schema states it (portal.schema_hooks.RequiredTextExtension)."""
+
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and not data.strip():
+            return ""  # blank: the service refuses it in its own words
+        return super().run_validation(data)

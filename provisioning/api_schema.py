@@ -58,6 +58,63 @@ def _variant(template, teams: list[str] | None) -> dict:
     }
 
 
+RESOURCE_PREFIX = "/api/v1/resources/{resource_id}/"
+# Operations on one resource that are not actions of provisioning.policy (any live resource will do for them).
+ANY_LIVE = "any"
+
+
+def _action_of(path: str) -> str:
+    rest = path[len(RESOURCE_PREFIX) :].strip("/")
+    return rest or ANY_LIVE
+
+
+def _resource_examples(paths: dict, user) -> None:
+    """Each operation on one resource gets, as the example of its `resource_id`, one of the caller's resources in a
+    state where that operation applies now (approve: one awaiting approval, start: a stopped one...), a different
+    resource for each action where there are enough. Clients and fuzzers then reach them with real ids.
+    Nothing when the caller has none (the create's links and the list's ids are the way in then)."""
+    from provisioning.policy import allowed_actions
+    from provisioning.selectors import resource_list
+    from provisioning.states import State
+
+    wanted = {_action_of(path) for path in paths if path.startswith(RESOURCE_PREFIX)}
+    if not wanted:
+        return
+    live = list(resource_list(user=user).exclude(state=State.DELETING)[:100])
+    chosen: dict[str, str] = {}
+    used: set[str] = set()
+    for action in sorted(wanted, key=lambda name: name == ANY_LIVE):  # the actions first, any resource last
+        candidates = [
+            str(resource.pk)
+            for resource in live
+            if action == ANY_LIVE or action in allowed_actions(resource, user) or _applies(action, resource, user)
+        ]
+        fresh = [pk for pk in candidates if pk not in used] or candidates
+        if fresh:
+            chosen[action] = fresh[0]
+            used.add(fresh[0])
+    for path, item in paths.items():
+        if not path.startswith(RESOURCE_PREFIX) or (example := chosen.get(_action_of(path))) is None:
+            continue
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == "resource_id":
+                    parameter["example"] = example
+
+
+def _applies(action: str, resource, user) -> bool:
+    """Operations beside the policy's actions: which resources they answer for."""
+    from provisioning.policy import can_manage
+
+    if action in ("credentials", "rotate", "rotation"):
+        return resource.has_secrets and can_manage(user, resource)
+    if action == "open":
+        return resource.kind == "notebook" and resource.state == "ready"
+    return action in ("logs",)
+
+
 def postprocess(result, generator, request, public):
     from portal.models import Team
     from provisioning.selectors import template_list
@@ -66,6 +123,8 @@ def postprocess(result, generator, request, public):
     if COMPONENT not in schemas:
         return result
     user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        _resource_examples(result.get("paths", {}), user)
     teams = None
     if user is not None and user.is_authenticated:
         teams = list(Team.objects.filter(memberships__user=user).order_by("slug").values_list("slug", flat=True))

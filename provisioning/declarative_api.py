@@ -12,7 +12,7 @@ from provisioning import declarative
 class DeclaredResourceSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     template = serializers.SlugField()
-    parameters = serializers.JSONField(required=False, default=dict)
+    parameters = serializers.DictField(required=False, default=dict)
 
 
 class DeclarationSerializer(serializers.Serializer):

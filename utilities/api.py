@@ -30,11 +30,15 @@ class IdsView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str, enum=list(KINDS), description="Default uuid4."),
-            OpenApiParameter("count", int, description=f"1 to {MAX_COUNT}; default 1."),
+            OpenApiParameter(
+                "count",
+                {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+                description=f"1 to {MAX_COUNT}; default 1.",
+            ),
         ],
         responses={200: IdsSerializer, 400: ErrorSerializer},
     )
     def get(self, request):
-        kind = request.query_params.get("kind") or "uuid4"
+        kind = request.query_params.get("kind", "uuid4")  # given empty: not one of the kinds, a 400
         ids = ids_generate(kind=kind, count=parse_count(request.query_params.get("count")))
         return Response({"kind": kind, "ids": ids})

@@ -51,7 +51,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 class GenerateRequestSerializer(serializers.Serializer):
-    answers = serializers.JSONField(required=False, default=dict, help_text="Answers to the template's questions.")
+    answers = serializers.DictField(required=False, default=dict, help_text="Answers to the template's questions.")
 
 
 def _template(slug):

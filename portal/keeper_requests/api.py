@@ -10,6 +10,7 @@ from portal.keeper_requests import services
 from portal.keeper_requests.models import AboutType, KeeperReply, KeeperRequest, RequestKind, RequestStatus
 from portal.permissions import is_keeper, teams_visible_to
 from portal.selectors import current_team
+from portal.serializers import RequiredText
 
 
 class ReplySerializer(serializers.ModelSerializer):
@@ -42,16 +43,16 @@ class RequestDetailSerializer(RequestSerializer):
 
 class RequestCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RequestKind.choices, default=RequestKind.QUESTION)
-    title = serializers.CharField(allow_blank=True)
-    body = serializers.CharField(allow_blank=True)
+    title = RequiredText()
+    body = RequiredText()
     team = serializers.CharField(required=False, help_text="Slug; your current team when left out.")
     about_type = serializers.ChoiceField(choices=AboutType.choices, required=False, default="")
-    about_key = serializers.CharField(required=False, allow_blank=True, default="")
-    about_step = serializers.CharField(required=False, allow_blank=True, default="")
+    about_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)  # the columns'
+    about_step = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
 
 
 class ReplyCreateSerializer(serializers.Serializer):
-    body = serializers.CharField(allow_blank=True)
+    body = RequiredText()
     status = serializers.ChoiceField(choices=RequestStatus.choices, required=False, help_text="Keepers: new status.")
 
 

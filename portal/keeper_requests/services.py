@@ -126,8 +126,14 @@ def request_open(
         errors["body"] = "Say what you need: what you did, what you expected, what happened."
     if kind not in RequestKind.values:
         errors["kind"] = "question, problem or wish."
+    for name, value in (("about_key", about_key), ("about_step", about_step)):
+        if len(value or "") > 80:  # the column's size (a longer one was a database error, a 500)
+            errors[name] = "At most 80 characters."
     if errors:
-        raise PortalError("A request needs a title and a description.", code="invalid", fields=errors)
+        message = "A request needs a title and a description." if {"title", "body"} & errors.keys() else None
+        raise PortalError(
+            message or f"{next(iter(errors))}: {next(iter(errors.values()))}", code="invalid", fields=errors
+        )
     if team is None or not can_use_team(user, team):
         raise NotAllowed("You can open requests only for your own teams. Join a team first.")
     label, owner_team = _about(about_type, about_key, about_step, user)

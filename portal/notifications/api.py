@@ -1,10 +1,11 @@
 """REST API of notifications: the inbox, marking read, channel preferences, keep a notebook running."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.input_guard import query_params
 from portal.notifications import services
 from portal.notifications.actions import notebook_keep_running
 from portal.notifications.models import Kind, Notification
@@ -46,11 +47,18 @@ class MarkedSerializer(serializers.Serializer):
 
 
 class PreferenceSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Kind.choices)
+    kind = serializers.ChoiceField(
+        choices=Kind.choices,
+        error_messages={"invalid_choice": "Unknown kind '{input}'. Kinds: " + ", ".join(Kind.values) + "."},
+    )
     label = serializers.CharField(read_only=True)
     inbox = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
     webhook = serializers.BooleanField(required=False)
+
+
+class NotificationFilterSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, help_text="true: the unread only.")
 
 
 class NotificationList(generics.ListAPIView):
@@ -58,13 +66,13 @@ class NotificationList(generics.ListAPIView):
 
     serializer_class = NotificationSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("unread", bool, required=False)])
+    @extend_schema(parameters=[NotificationFilterSerializer])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         rows = Notification.objects.filter(user=self.request.user).select_related("team")
-        if self.request.query_params.get("unread") in ("1", "true"):
+        if query_params(NotificationFilterSerializer, self.request).get("unread"):
             rows = rows.filter(read_at__isnull=True)
         return rows
 
@@ -87,7 +95,13 @@ class PreferenceList(APIView):
 
     @extend_schema(request=PreferenceSerializer(many=True), responses=PreferenceSerializer(many=True))
     def put(self, request):
-        return Response(services.preferences_update(user=request.user, changes=request.data))
+        changes = PreferenceSerializer(data=request.data, many=True)
+        changes.is_valid(raise_exception=True)  # the shape the schema states: no unknown keys, true/false only
+        if not changes.validated_data:  # an empty list changes nothing
+            return Response(services.preferences_for(user=request.user))
+        return Response(
+            services.preferences_update(user=request.user, changes=[dict(c) for c in changes.validated_data])
+        )
 
 
 class KeepRunningSerializer(serializers.Serializer):

@@ -37,10 +37,10 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 class TeamUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    max_notebooks = serializers.IntegerField(required=False, min_value=0)
-    max_gpus = serializers.IntegerField(required=False, min_value=0)
-    max_storage_gb = serializers.IntegerField(required=False, min_value=0)
-    max_databases = serializers.IntegerField(required=False, min_value=0)
+    max_notebooks = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_gpus = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_storage_gb = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    max_databases = serializers.IntegerField(required=False, min_value=0, max_value=100000)
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -108,7 +108,7 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
 class QuotaRequestCreateSerializer(serializers.Serializer):
     team = serializers.CharField()
     field = serializers.ChoiceField(choices=list(QuotaRequest.FIELDS))
-    requested = serializers.IntegerField()
+    requested = serializers.IntegerField(min_value=0, max_value=100000, help_text="The new limit (at most 100000).")
     reason = serializers.CharField()
 
 
@@ -141,6 +141,7 @@ class TeamDetail(APIView):
         team = _team(request, slug)
         if not isinstance(request.data, dict):
             raise PortalError("Send a JSON object.", code="invalid")
+        TeamUpdateSerializer(data=request.data).is_valid(raise_exception=True)  # what the schema states (types too)
         team = services.team_update(team=team, by=request.user, data=dict(request.data))
         return Response(TeamDetailSerializer(team).data)
 
@@ -158,8 +159,13 @@ class MemberDetail(APIView):
     @extend_schema(request=RoleSerializer, responses=MemberSerializer)
     def patch(self, request, slug, user_id):
         team = _team(request, slug)
-        data = RoleSerializer(data=request.data)
+        data = RoleSerializer(data=request.data, partial=True)  # PATCH: {} changes nothing (as the schema says)
         data.is_valid(raise_exception=True)
+        if "role" not in data.validated_data:
+            membership = Membership.objects.select_related("user").filter(team=team, user_id=user_id).first()
+            if membership is None:
+                raise NotFound("No such member in this team.")
+            return Response(MemberSerializer(membership).data)
         membership = services.membership_set_role(
             team=team, by=request.user, user_id=user_id, role=data.validated_data["role"]
         )
@@ -283,15 +289,31 @@ class WebhookSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_IPV4 = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}"
+_HOST = "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.){1,5}[A-Za-z]{2,63}"
+# An http(s) address as the schema can state it (within what Django's URLValidator, the service's check, accepts).
+WEBHOOK_URL_RE = f"^$|^https?://(?:localhost|{_IPV4}|{_HOST})(?::{_PORT})?(?:[/?#][!-~]*)?$"
+
+
+class WebhookInSerializer(WebhookSerializer):
+    url = serializers.RegexField(
+        WEBHOOK_URL_RE,
+        allow_blank=True,
+        error_messages={"invalid": "The webhook must be an http(s) address, e.g. https://hooks.slack.com/services/..."},
+        help_text="A Slack or Mattermost incoming webhook; empty removes it.",
+    )
+
+
 class TeamWebhookView(APIView):
     """The team's chat webhook (team admins and Keepers)."""
 
-    @extend_schema(request=WebhookSerializer, responses=WebhookSerializer)
+    @extend_schema(request=WebhookInSerializer, responses=WebhookSerializer)
     def put(self, request, slug):
         from portal.notifications.services import team_webhook_set
 
         team = _team(request, slug)
-        data = WebhookSerializer(data=request.data)
+        data = WebhookInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         hook = team_webhook_set(team=team, user=request.user, **data.validated_data)
         return Response({"url": hook.url if hook else "", "enabled": hook.enabled if hook else False})

@@ -387,12 +387,14 @@ def quota_request_create(*, team: Team, by, field: str, requested, reason: str) 
         raise PortalError(
             f"{requested} {label} is below what {team.name} uses now ({used}). Ask for more than that.",
             code="below_use",
+            status_code=409,
             fields={"requested": f"At least {used}."},
         )
     if requested <= current:
         raise PortalError(
             f"The limit is {current} {label} already; a request is for more than that.",
             code="not_higher",
+            status_code=409,
             fields={"requested": f"More than {current}."},
         )
     if QuotaRequest.objects.filter(team=team, field=field, status=Decision.PENDING).exists():

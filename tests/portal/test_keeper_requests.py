@@ -186,3 +186,15 @@ def test_helpful_votes_are_tallied_for_keepers(client, api, alice, bob, keeper, 
         "/api/v1/feedback/", {"target_type": "guide", "target_key": "nope", "helpful": True}, format="json"
     )
     assert bad.status_code == 404 and Feedback.objects.count() == 2
+
+
+def test_about_fields_longer_than_their_columns_are_a_400_not_a_500(client, api, alice):
+    """Found by the outside fuzz run (issue 20): an 81-character about_key was a database error."""
+    long_key = "k" * 81
+    body = {"title": "Help", "body": "Please", "about_type": "guide", "about_key": long_key}
+    response = api(alice).post("/api/v1/requests/", body, format="json")
+    assert response.status_code == 400 and "about_key" in response.json()["fields"]
+    client.force_login(alice)
+    page = client.post("/ask/", {"kind": "question", **body})
+    assert page.status_code == 400 and "At most 80 characters" in page.content.decode()
+    assert KeeperRequest.objects.count() == 0

@@ -188,7 +188,7 @@ def test_quota_request_below_current_use_is_refused_and_changes_nothing(api, tem
         {"team": "team-a", "field": "max_databases", "requested": 2, "reason": "Fewer"},
         format="json",
     )
-    assert response.status_code == 400
+    assert response.status_code == 409  # the team's use now: a conflict (issue 20)
     assert "below what Team A uses now (3)" in response.json()["message"]
     assert QuotaRequest.objects.count() == 0
     no_reason = api(alice_admin).post(
