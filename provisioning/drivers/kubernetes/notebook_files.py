@@ -141,9 +141,9 @@ class NotebookContents:
 
     def write(self, path: str, source, *, overwrite: bool = True) -> int:
         if not overwrite and self.exists(path):
-            raise PortalError("A file with that name exists here.", code="exists")
+            raise PortalError("A file with that name exists here.", code="exists", status_code=409)
         if self.exists(path) and self.is_dir(path):
-            raise PortalError("A folder with that name exists here.", code="exists")
+            raise PortalError("A folder with that name exists here.", code="exists", status_code=409)
         size, number, chunk = 0, 1, source.read(UPLOAD_CHUNK)
         while True:
             following = source.read(UPLOAD_CHUNK) if chunk else b""
@@ -159,12 +159,12 @@ class NotebookContents:
 
     def mkdir(self, path: str) -> None:
         if self.exists(path):
-            raise PortalError("Something with that name already exists here.", code="exists")
+            raise PortalError("Something with that name already exists here.", code="exists", status_code=409)
         self._request("PUT", self._url("api/contents", path), {"type": "directory"})
 
     def rename(self, path: str, new_path: str) -> None:
         if self.exists(new_path):
-            raise PortalError("Something with the new name already exists here.", code="exists")
+            raise PortalError("Something with the new name already exists here.", code="exists", status_code=409)
         self._request("PATCH", self._url("api/contents", path), {"path": self._full(new_path)})
 
     def delete(self, path: str) -> None:

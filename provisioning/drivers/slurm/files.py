@@ -28,7 +28,7 @@ REFUSALS = {  # the helper's refusal codes -> (HTTP status, PortalError code)
     "invalid_path": (400, "invalid_path"),
     "not_a_folder": (400, "not_a_folder"),
     "is_a_folder": (400, "is_a_folder"),
-    "exists": (400, "exists"),
+    "exists": (409, "exists"),
     "denied": (403, "permission_denied"),
 }
 
