@@ -84,7 +84,7 @@ def run(portal) -> dict:
         if line.startswith("COUNT "):
             _, path, _status, count = line.split(" ")
             counts[path] = int(count)
-    single, concurrent = size(100, 10), size(200, 0)
+    single, concurrent = size(100, 10), size(100, 0)
     figures, details, rows = [], {}, []
     for path, (_kind, target) in TARGETS.items():
         for _ in range(3):
