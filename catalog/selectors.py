@@ -45,7 +45,7 @@ POPULAR_TAGS_KEY = "catalog:popular-tags:{limit}"
 OWNER_TEAMS_KEY = "catalog:owner-teams"
 
 
-def _cached(key: str, compute):
+def cached_value(key: str, compute):
     """The cached value, or computed now; a cache that does not answer (Redis restarting) costs a query, not a page."""
     from django.core.cache import cache
 
@@ -61,7 +61,7 @@ def _cached(key: str, compute):
 
 
 def popular_tags(limit: int = 25) -> list[str]:
-    return _cached(POPULAR_TAGS_KEY.format(limit=limit), lambda: _popular_tags(limit))
+    return cached_value(POPULAR_TAGS_KEY.format(limit=limit), lambda: _popular_tags(limit))
 
 
 def _popular_tags(limit: int) -> list[str]:
@@ -84,7 +84,7 @@ def owners() -> list:
     def teams():
         return list(Team.objects.filter(Exists(Entry.objects.filter(owner_team=OuterRef("pk")))).order_by("name"))
 
-    return _cached(OWNER_TEAMS_KEY, teams)
+    return cached_value(OWNER_TEAMS_KEY, teams)
 
 
 VERSION_KEY = "catalog:version"
@@ -108,7 +108,7 @@ def entry_count(queryset) -> int:
         key = f"catalog:count:{_catalog_version()}:{hashlib.sha256(str(queryset.query).encode()).hexdigest()}"
     except Exception:  # noqa: BLE001 (no cache: count now)
         return queryset.count()
-    return _cached(key, queryset.count)
+    return cached_value(key, queryset.count)
 
 
 def forget_cached_lists(**kwargs) -> None:
