@@ -151,7 +151,7 @@ def run(portal) -> dict:
     web, worker = [x for x in after["web"].values() if x], [x for x in after["worker"].values() if x]
     figures = [
         figure(
-            f"load: {total} requests, errors {sum(errors.values())}; p95 of pages",
+            f"load: {users} users for {seconds:.0f} s, {total} requests, errors {sum(errors.values())}; p95 of pages",
             percentile(timings["page"], 95) if timings["page"] else None,
             "ms",
         ),
