@@ -86,7 +86,7 @@ class Portal:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 420  # a busy 2-core machine: migrations and setup alone can take minutes
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as response:  # noqa: S310
