@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format lock services-stop clean help
+.PHONY: run test bench bench-quick lint format lock services-stop clean help
 
 help:
 	@echo "make run    - start the portal with embedded Postgres and Redis (http://localhost:$${PORT:-8000}/)"
 	@echo "make test   - run the whole test suite against real servers"
 	@echo "make bench  - run the benchmarks (tests/bench/)"
+	@echo "make bench-quick - every benchmark with small sizes, a smoke run under 3 minutes"
 	@echo "make lint   - ruff check and format check"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -28,6 +29,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+bench-quick: $(STAMP)
+	$(PY) -m tests.bench --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from catalog import selectors, services
 from catalog.serializers import EntryFilterSerializer, EntryListSerializer, EntrySerializer
-from portal.input_guard import query_params
+from portal.input_guard import BoundedLimitOffsetPagination, query_params
 from portal.permissions import is_keeper
 
 
@@ -15,10 +15,18 @@ class KeepersWrite(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or is_keeper(request.user)
 
 
+class CatalogPagination(BoundedLimitOffsetPagination):
+    """limit/offset with the exact `count`, counted once per catalog version and filter (issue 19)."""
+
+    def get_count(self, queryset):
+        return selectors.entry_count(queryset)
+
+
 class EntryList(generics.ListCreateAPIView):
     """The service catalog (filter with ?kind=, ?tag=, ?lifecycle=, ?owner=); Keepers POST new entries."""
 
     permission_classes = [permissions.IsAuthenticated, KeepersWrite]
+    pagination_class = CatalogPagination
 
     def get_serializer_class(self):
         return EntrySerializer if self.request.method == "POST" else EntryListSerializer

@@ -156,6 +156,13 @@ class Entry(TimeStamped):
             GinIndex(fields=["search_vector"]),
             GinIndex(fields=["tags"]),
             models.Index(fields=["kind", "lifecycle", "name"]),
+            # Issue 19: the list's sort (name, id) with and without a kind or lifecycle filter, the home page's
+            # recently changed and featured entries, all read through an index at 100,000 entries.
+            models.Index(fields=["name", "id"], name="catalog_entry_name_id_i19"),
+            models.Index(fields=["kind", "name", "id"], name="catalog_entry_kind_name_i19"),
+            models.Index(fields=["lifecycle", "name", "id"], name="catalog_entry_life_name_i19"),
+            models.Index(fields=["-updated_at"], name="catalog_entry_updated_i19"),
+            models.Index(fields=["name"], condition=models.Q(featured=True), name="catalog_entry_featured_i19"),
         ]
 
     def __str__(self):

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -9,6 +8,7 @@ from catalog.forms import EntryForm
 from catalog.models import EntryKind, Lifecycle
 from portal.errors import NotFound, PortalError
 from portal.models import AuditEvent
+from portal.paging import capped_page
 from portal.permissions import is_keeper
 
 
@@ -17,7 +17,7 @@ def entry_list(request):
     lifecycle = request.GET.get("lifecycle", "") if request.GET.get("lifecycle") in Lifecycle.values else ""
     tag, owner = request.GET.get("tag", "")[:40], request.GET.get("owner", "")[:40]
     entries = selectors.entry_list(kind=kind, tag=tag, lifecycle=lifecycle, owner=owner)
-    page = Paginator(entries, 24).get_page(request.GET.get("page"))
+    page = capped_page(entries, request.GET.get("page"), 24)
     return render(
         request,
         "catalog/entry_list.html",

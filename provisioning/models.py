@@ -146,6 +146,10 @@ class Operation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The engine's own time (issue 19), measured in the worker on a first attempt that succeeded: from this row's
+    # creation to the driver's first call, and from the driver's return to the resource's new state committed.
+    overhead_before_ms = models.FloatField(null=True, blank=True, editable=False)
+    overhead_after_ms = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -454,7 +454,7 @@ def _forget_cached_lists():
     yield
     from django.core.cache import cache
 
-    cache.delete_many(["catalog:popular-tags:25", "catalog:owner-teams", "guides:tag-cloud:30"])
+    cache.delete_many(["catalog:popular-tags:25", "catalog:owner-teams", "guides:tag-cloud:30", "catalog:version"])
 
 
 @pytest.fixture(autouse=True)

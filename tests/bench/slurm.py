@@ -1,4 +1,5 @@
-"""`make bench` (slurm): 50 job submissions through the portal until all are in squeue, next to 50 bare sbatch calls.
+"""`make bench` (slurm): 50 job submissions (quick: 10) through the portal until all are in squeue, next to as many
+bare sbatch calls.
 
 Both go to the same real one-node test cluster (tests/slurm/cluster.py), started before the portal so the portal's
 worker uses it. Needs root and Debian's slurm-wlm and munge; skipped with the reason otherwise.
@@ -16,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.common import figure, print_figures, size
 from tests.slurm.cluster import Cluster, missing_reason
 
-COUNT = 50
+TITLE = "Slurm submissions"
 _state: dict = {}
 
 
@@ -58,12 +60,11 @@ def _wait_for_queue(cluster: Cluster, prefix: str, count: int, timeout: float = 
         time.sleep(0.05)
 
 
-def bench_slurm(portal) -> None:
-    from tests.bench.__main__ import save, table
-
+def run(portal) -> dict:
     if "skip" in _state or "cluster" not in _state:
         print(f"\nslurm: skipped ({_state.get('skip', 'no cluster')})")
-        return
+        return {"skipped": _state.get("skip", "no cluster"), "figures": []}
+    count = size(50, 5)
     cluster: Cluster = _state["cluster"]
     stamp = int(time.time())
     started = time.perf_counter()
@@ -78,11 +79,11 @@ def bench_slurm(portal) -> None:
                 "parameters": {"command": "sleep 30", "memory_gb": 1},
             },
         )["id"]
-        for i in range(COUNT)
+        for i in range(count)
     ]
     requests_done = time.perf_counter() - started
     deadline = time.monotonic() + 300
-    while sum(1 for line in cluster.jobs() if any(f"portal-{rid}" in line for rid in ids)) < COUNT:
+    while sum(1 for line in cluster.jobs() if any(f"portal-{rid}" in line for rid in ids)) < count:
         if time.monotonic() > deadline:
             raise RuntimeError("the portal's jobs did not all reach squeue within 300 s")
         time.sleep(0.05)
@@ -95,7 +96,7 @@ def bench_slurm(portal) -> None:
     script = "#!/bin/bash\nsleep 30\n"
     bare_times = []
     started = time.perf_counter()
-    for i in range(COUNT):
+    for i in range(count):
         one = time.perf_counter()
         subprocess.run(
             [
@@ -114,26 +115,33 @@ def bench_slurm(portal) -> None:
             env={"PATH": "/usr/bin:/bin", **cluster.env},
         )
         bare_times.append(time.perf_counter() - one)
-    _wait_for_queue(cluster, f"bare-{stamp}-", COUNT)
+    _wait_for_queue(cluster, f"bare-{stamp}-", count)
     bare_seconds = time.perf_counter() - started
     cluster.cancel_all()
-    rows = [
-        [f"{COUNT} submissions through the portal (API), until all in squeue", f"{portal_seconds:.2f} s"],
-        ["  of which the API requests", f"{requests_done:.2f} s"],
-        [f"{COUNT} bare sbatch calls, until all in squeue", f"{bare_seconds:.2f} s"],
-        ["  one bare sbatch, median", f"{statistics.median(bare_times) * 1000:.0f} ms"],
+    figures = [
+        figure(
+            f"{count} submissions through the portal (API), until all in squeue",
+            portal_seconds,
+            "s",
+            peer=f"{count} bare sbatch calls, until all in squeue",
+            peer_value=bare_seconds,
+        )
     ]
-    table("Slurm submissions", ["measure", "value"], rows)
-    save(
-        "slurm",
-        {
-            "count": COUNT,
+    print_figures(TITLE, figures)
+    print(
+        f"  of which the API requests {requests_done:.2f} s; one bare sbatch, median "
+        f"{statistics.median(bare_times) * 1000:.0f} ms"
+    )
+    return {
+        "figures": figures,
+        "details": {
+            "count": count,
             "portal_seconds": portal_seconds,
             "portal_requests_seconds": requests_done,
             "bare_seconds": bare_seconds,
             "bare_sbatch_seconds": bare_times,
         },
-    )
+    }
 
 
 def _has_user(name: str) -> bool:
