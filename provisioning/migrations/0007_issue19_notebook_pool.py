@@ -9,9 +9,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0005_issue19_warm_pool'),
+        ('catalog', '0006_issue19_warm_pool'),
         ('portal', '0004_issue14_teams_notifications_requests'),
-        ('provisioning', '0005_issue17_credential_rotation'),
+        ('provisioning', '0006_issue19_operation_overhead'),
     ]
 
     operations = [

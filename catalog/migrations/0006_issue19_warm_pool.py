@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0004_issue17_service_health'),
+        ('catalog', '0005_issue19_indexes'),
     ]
 
     operations = [
