@@ -165,26 +165,75 @@ def _jupyterhub_start_times(count: int = 5) -> list[float]:
         hub.wait(30)
 
 
+POOL_SETUP = """
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from catalog.models import Template
+Template.objects.filter(slug="jupyter-notebook").update(warm_pool_size={size})
+get_user_model().objects.filter(memberships__team__slug="demo").update(last_login=timezone.now())
+"""
+POOL_WAIT = """
+import time
+from provisioning.models import PooledNotebook
+deadline = time.monotonic() + 180
+while not PooledNotebook.objects.filter(team__slug="demo", state="ready").exists():
+    if time.monotonic() > deadline:
+        raise SystemExit("the warm pool never had a ready server")
+    time.sleep(0.2)
+"""
+
+
+def _request_to_answer(portal, name: str) -> float:
+    """Seconds from the request to the notebook answering /api/status with its token; the notebook is deleted."""
+    started = time.perf_counter()
+    created = portal.call("POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": name})
+    portal.wait_state(created["id"], {"ready", "failed"})
+    token = portal.call("POST", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["token"]
+    base = portal.call("GET", f"/api/v1/resources/{created['id']}/")["outputs"]["url"].rsplit("/lab", 1)[0]
+    request = urllib.request.Request(f"{base}/api/status", headers={"Authorization": f"token {token}"})
+    urllib.request.urlopen(request, timeout=5)  # noqa: S310 (loopback)
+    seconds = time.perf_counter() - started
+    portal.call("DELETE", f"/api/v1/resources/{created['id']}/")
+    portal.wait_state(created["id"], {"deleted"})
+    return seconds
+
+
+def _warm_pool_times(portal, count: int) -> list[float]:
+    """The same request with the warm pool on (one server per team ahead of demand), waiting for the pool to be
+    refilled before each request, so each one finds a warm server."""
+    from tests.bench.common import django_shell
+
+    django_shell(POOL_SETUP.format(size=1))
+    try:
+        times = []
+        stamp = int(time.time())
+        for i in range(count):
+            django_shell(POOL_WAIT)
+            times.append(_request_to_answer(portal, f"warm-{stamp}-{i}"))
+        return times
+    finally:
+        django_shell(POOL_SETUP.format(size=0))
+
+
 def run(portal) -> dict:
     times = []
     stamp = int(time.time())
     for i in range(size(10, 1)):
-        started = time.perf_counter()
-        created = portal.call(
-            "POST", "/api/v1/resources/", {"template": "jupyter-notebook", "team": "demo", "name": f"nb-{stamp}-{i}"}
-        )
-        portal.wait_state(created["id"], {"ready", "failed"})
-        token = portal.call("POST", f"/api/v1/resources/{created['id']}/credentials/")["credentials"]["token"]
-        base = portal.call("GET", f"/api/v1/resources/{created['id']}/")["outputs"]["url"].rsplit("/lab", 1)[0]
-        request = urllib.request.Request(f"{base}/api/status", headers={"Authorization": f"token {token}"})
-        urllib.request.urlopen(request, timeout=5)  # noqa: S310 (loopback)
-        times.append(time.perf_counter() - started)
-        portal.call("DELETE", f"/api/v1/resources/{created['id']}/")
-        portal.wait_state(created["id"], {"deleted"})
+        times.append(_request_to_answer(portal, f"nb-{stamp}-{i}"))
+    warm = _warm_pool_times(portal, size(10, 1))
     bare = [_bare_jupyter_start() for _ in range(size(5, 1))]
     hub = _jupyterhub_start_times(size(5, 1))
     portal_s, bare_s, hub_s = statistics.median(times), statistics.median(bare), statistics.median(hub)
+    warm_s = statistics.median(warm)
     figures = [
+        figure(f"warm pool: request to notebook answering, median of {len(warm)}", warm_s, "s", target=1.0),
+        figure(
+            f"warm pool: request to notebook answering, median of {len(warm)}",
+            warm_s,
+            "s",
+            peer=f"JupyterHub {HUB_VERSION}, median of {len(hub)}",
+            peer_value=hub_s,
+        ),
         figure(
             f"portal request to notebook answering, median of {len(times)}",
             portal_s,
@@ -201,4 +250,5 @@ def run(portal) -> dict:
         ),
     ]
     print_figures(TITLE, figures)
-    return {"figures": figures, "details": {"portal_seconds": times, "bare_seconds": bare, "jupyterhub_seconds": hub}}
+    details = {"portal_seconds": times, "warm_pool_seconds": warm, "bare_seconds": bare, "jupyterhub_seconds": hub}
+    return {"figures": figures, "details": details}
