@@ -157,11 +157,15 @@ def parse_params(pairs, schema: dict) -> dict:
 
 
 def _read(api: Api, resource_id: str, last: dict | None, until) -> dict:
-    """The resource now; once deleted the API answers 404 for it, which is the end a delete waits for."""
+    """The resource now. Once its deletion is asked for, its address answers 404; then the list, which still shows
+    resources being deleted (?state=deleting), tells whether the deletion is still under way."""
     try:
         return api.get(f"resources/{resource_id}/")
     except CliError as exc:
         if exc.exit_code == EXIT_NOT_FOUND and "deleted" in until and last is not None:
+            deleting = [r for r in api.get_all("resources/", state="deleting") if r["id"] == resource_id]
+            if deleting:
+                return deleting[0]
             return {**last, "state": "deleted", "state_label": "Deleted", "status_message": "Deleted."}
         raise
 
