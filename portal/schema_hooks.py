@@ -187,8 +187,9 @@ def _join_request(result: dict) -> None:
     operation = result.get("paths", {}).get("/api/v1/join-requests/", {}).get("post", {})
     if "requestBody" in operation:
         operation["requestBody"]["required"] = True  # one of the two must come
+    existing = [{"required": ["team"], "properties": {"team": {"enum": slugs}}}] if slugs else []  # none yet: new only
     body["anyOf"] = [
-        {"required": ["team"], "properties": {"team": {"enum": slugs}}},
+        *existing,
         {"required": ["new_team_name"], "properties": {"new_team_name": {"pattern": NEW_TEAM_NAME, "maxLength": 100}}},
     ]
 
