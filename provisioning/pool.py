@@ -120,7 +120,8 @@ def _refill(report: dict) -> None:
     kept: dict[tuple, int] = defaultdict(int)
     now = timezone.now()
     active = {t.pk for t in teams}
-    for pooled in PooledNotebook.objects.select_related("template", "team").order_by("-state", "created_at"):
+    # Ready ones first ("ready" < "starting"), oldest first: a pool that shrinks keeps its ready servers.
+    for pooled in PooledNotebook.objects.select_related("template", "team").order_by("state", "created_at"):
         pair = (pooled.template_id, pooled.team_id)
         status, why = "", ""
         if kept[pair] >= wanted.get(pair, 0):
