@@ -11,6 +11,7 @@ import os
 import pwd
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -49,8 +50,12 @@ def _finish(job, timeout=180):
     return Resource.objects.get(pk=job.pk)
 
 
-def _psql() -> str:
-    return str(embedded._postgres_bin_path() / "psql")
+def _visible_copy(folder: Path) -> Path:
+    """The hostile script where the sandboxed program can see it: a checkout under /tmp is not (private /tmp)."""
+    copy = folder / "hostile_job.py"
+    shutil.copyfile(HOSTILE, copy)
+    os.chmod(copy, 0o644)
+    return copy
 
 
 def _secrets_of_the_portal() -> dict[str, str]:
@@ -87,8 +92,9 @@ def test_a_hostile_job_gets_no_key_password_or_other_teams_file(live_worker, tem
     pg = embedded.EmbeddedPostgres(settings.DATA_DIR, state)
     portal_pids = [os.getpid(), live_worker.proc.pid, pg.running_pid()]
     folders = [settings.DATA_DIR, settings.PORTAL_USER_DATA_DIR, BASE_DIR / "var", sandbox.team_folder(team_b), "/root"]
+    hostile = _visible_copy(sandbox.team_folder(team_a))
     command = shlex.join(
-        ["python", str(HOSTILE), _psql(), str(pg.pgdata), str(state["postgres"]["port"]), *map(str, portal_pids)]
+        ["python", str(hostile), str(pg.pgdata), str(state["postgres"]["port"]), *map(str, portal_pids)]
         + ["--", *map(str, folders), str(sandbox.team_folder(team_a))]
     )
     job = api_create(api(alice), "training-job", "hostile", command=command)
@@ -105,8 +111,9 @@ def test_a_hostile_job_gets_no_key_password_or_other_teams_file(live_worker, tem
     assert len(pids_seen) <= 6, f"it saw other processes: {pids_seen}"
     for pid in portal_pids:  # they do not exist in its PID namespace
         assert f"=== kill -0 {pid}\n[Errno 3] No such process" in output
-    assert "could not connect to server" in output or "No such file or directory" in output
-    assert "no password supplied" in output  # TCP asks for a password; the job has none
+    # The server's socket folder is not there; over TCP the server asks for a password, which the job does not have.
+    assert f"=== postgres socket {pg.pgdata}\ncould not connect to server" in output
+    assert "=== postgres tcp 127.0.0.1\nthe server asks for a password" in output
 
 
 def _walkable(path: Path) -> None:
@@ -156,7 +163,6 @@ def test_a_hostile_program_gets_nothing_when_the_portal_is_an_ordinary_user(ordi
 
     A copy of a data folder owned by U (keys, a server state file, another team's folder) and a portal process
     of U with a secret in its environment and command line: the sandboxed program sees none of them."""
-    import shutil
 
     secret = "PORTAL-SECRET-" + secrets.token_hex(8)
     root = tmp_path / "ordinary"
@@ -174,8 +180,7 @@ def test_a_hostile_program_gets_nothing_when_the_portal_is_an_ordinary_user(ordi
     site = [str(BASE_DIR), *[p for p in sys.path if p.endswith("site-packages") and ".venv" in p]]
     hostile = [
         python,
-        str(HOSTILE),
-        _psql(),
+        str(_visible_copy(work)),
         str(data),
         str(embedded.read_state(settings.DATA_DIR)["postgres"]["port"]),
     ]
