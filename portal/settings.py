@@ -234,6 +234,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "provisioning.api_schema.postprocess",
         "guides.api_schema.postprocess",
+        "utilities.api_schema.postprocess",
         "portal.schema_hooks.postprocess",
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 from catalog.models import Template
 from portal.audit import audit_record
@@ -34,9 +35,10 @@ def _team(user, slug):
 
 
 def _declared(resources) -> list[dict]:
+    """The declared items, well formed; a name declared more than once is kept each time (the plan refuses it)."""
     if not isinstance(resources, list):
         raise PortalError("`resources` is a list of {name, template, parameters}.", code="invalid")
-    items, names = [], set()
+    items = []
     for index, item in enumerate(resources):
         if not isinstance(item, dict) or not item.get("name") or not item.get("template"):
             raise PortalError(f"Resource #{index + 1} needs a name and a template.", code="invalid")
@@ -45,9 +47,6 @@ def _declared(resources) -> list[dict]:
             raise PortalError(f"The parameters of '{item['name']}' are a mapping of name to value.", code="invalid")
         if "\\u0000" in json.dumps(item):
             raise PortalError(f"Resource #{index + 1} contains a NUL character; remove it.", code="invalid")
-        if item["name"] in names:
-            raise PortalError(f"'{item['name']}' is declared twice.", code="invalid")
-        names.add(item["name"])
         items.append({"name": str(item["name"]), "template": str(item["template"]), "parameters": parameters})
     return items
 
@@ -65,11 +64,15 @@ def declaration_plan(*, user, team_slug: str, resources, prune: bool = False) ->
         r.name: r for r in Resource.objects.filter(team=team).exclude(state__in=GONE).select_related("template")
     }
     templates = {t.slug: t for t in Template.objects.filter(slug__in={d["template"] for d in declared})}
+    counts = Counter(d["name"] for d in declared)
     plan = []
     for item in declared:
         name, template = item["name"], templates.get(item["template"])
         step = {"name": name, "template": item["template"], "changes": {}, "message": ""}
         plan.append(step)
+        if counts[name] > 1:  # which one was meant is unknowable: neither is applied, the resource is left as it is
+            step.update(action="refused", message=f"'{name}' is declared {counts[name]} times; declare it once.")
+            continue
         if template is None:
             step.update(action="refused", message=f"No template '{item['template']}'; `portal templates` lists them.")
             continue

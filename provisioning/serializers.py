@@ -96,7 +96,7 @@ class ResourceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Lowercase letters, digits and dashes; unique in the team.")
     team = serializers.SlugField(required=False, help_text="Team slug; may be left out when you are in one team.")
     parameters = serializers.JSONField(
-        required=False, default=dict, help_text="Values for the template's schema: an object, e.g. {\"gpus\": 1}."
+        required=False, default=dict, help_text='Values for the template\'s schema: an object, e.g. {"gpus": 1}.'
     )
 
 

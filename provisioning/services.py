@@ -74,6 +74,8 @@ def resource_request(
         errors.update(driver.validate(clean, team=team, config=template.config))
     if errors:
         raise PortalError(next(iter(errors.values())), code="invalid", fields=errors)
+    if conflicts := driver.conflicts(clean, team=team, config=template.config):
+        raise PortalError(next(iter(conflicts.values())), code="conflict", fields=conflicts, status_code=409)
     request_checks_run(team=team)  # e.g. a team past its monthly budget (with refusal on) gets a clear 400
 
     needs_approval = template.needs_approval(clean)

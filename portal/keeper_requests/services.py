@@ -68,19 +68,25 @@ def _about(about_type: str, about_key: str, about_step: str, user) -> tuple[str,
 
         entry = Entry.objects.filter(slug=about_key).select_related("owner_team").first()
         if entry is None:
-            raise PortalError("There is no such catalog entry.", code="invalid", fields={"about_key": "Unknown."})
+            raise PortalError(
+                "There is no such catalog entry.", code="not_found", fields={"about_key": "Unknown."}, status_code=404
+            )
         return f"Catalog: {entry.name}", entry.owner_team
     if about_type == AboutType.GUIDE:
         from guides.models import Guide
 
         guide = Guide.objects.filter(slug=about_key).select_related("owner_team").first()
         if guide is None:
-            raise PortalError("There is no such guide.", code="invalid", fields={"about_key": "Unknown."})
+            raise PortalError(
+                "There is no such guide.", code="not_found", fields={"about_key": "Unknown."}, status_code=404
+            )
         label = f"Guide: {guide.title}"
         if about_step:
             step = next((s for s in guide.steps if s.get("id") == about_step), None)
             if step is None:
-                raise PortalError("That guide has no such step.", code="invalid", fields={"about_step": "Unknown."})
+                raise PortalError(
+                    "That guide has no such step.", code="not_found", fields={"about_step": "Unknown."}, status_code=404
+                )
             label += f", step “{step.get('title', about_step)}”"
         return label, guide.owner_team
     if about_type == AboutType.TEMPLATE:
@@ -88,19 +94,28 @@ def _about(about_type: str, about_key: str, about_step: str, user) -> tuple[str,
 
         template = Template.objects.filter(slug=about_key).first()
         if template is None:
-            raise PortalError("There is no such template.", code="invalid", fields={"about_key": "Unknown."})
+            raise PortalError(
+                "There is no such template.", code="not_found", fields={"about_key": "Unknown."}, status_code=404
+            )
         return f"Template: {template.name}", template.owner_team
     if about_type == AboutType.RESOURCE:
+        import uuid
+
         from portal.permissions import scope_to_teams
         from provisioning.models import Resource
 
         try:
-            resource = scope_to_teams(Resource.objects.all(), user).filter(pk=about_key).first()
-        except Exception:
-            resource = None
+            resource_id = uuid.UUID(str(about_key))
+        except ValueError:
+            resource = None  # not an id at all: no such resource either
+        else:
+            resource = scope_to_teams(Resource.objects.all(), user).filter(pk=resource_id).first()
         if resource is None:
             raise PortalError(
-                "There is no such resource in your teams.", code="invalid", fields={"about_key": "Unknown."}
+                "There is no such resource in your teams.",
+                code="not_found",
+                fields={"about_key": "Unknown."},
+                status_code=404,
             )
         return f"Resource: {resource.name}", None
     raise PortalError("Unknown kind of thing to ask about.", code="invalid", fields={"about_type": "Unknown."})

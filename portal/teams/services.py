@@ -158,6 +158,7 @@ def invitation_create(*, team: Team, by, recipient: str, role: str = Membership.
                 f"Nobody has the user name {recipient!r}. Check it, or invite them by e-mail address.",
                 code="unknown_user",
                 fields={"recipient": "No such user."},
+                status_code=404,
             )
         from django.core.exceptions import ValidationError
         from django.core.validators import validate_email
@@ -165,8 +166,11 @@ def invitation_create(*, team: Team, by, recipient: str, role: str = Membership.
         try:
             validate_email(recipient)
         except ValidationError:
-            raise PortalError(
-                f"{recipient!r} is not an e-mail address.", code="invalid", fields={"recipient": "Not an e-mail."}
+            raise PortalError(  # it may still be meant as a user name (they may hold '@'): nobody found, as above
+                f"Nobody has the user name {recipient!r}, and it is not an e-mail address. Check it.",
+                code="unknown_user",
+                fields={"recipient": "No such user, and not an e-mail address."},
+                status_code=404,
             ) from None
         email = recipient.lower()
         invitee = User.objects.filter(email__iexact=email).first()

@@ -107,6 +107,11 @@ class Driver:
         `config` is the template's configuration (for example the Kubernetes profiles Keepers defined)."""
         return {}
 
+    def conflicts(self, parameters: dict, *, team, config: dict | None = None) -> dict[str, str]:
+        """Valid parameters that the team's things do not allow now (a file not uploaded yet): {field: message}.
+        Answered 409, not 400: the request is right, the team's state must change first."""
+        return {}
+
     def usage(self, parameters: dict, config: dict | None = None) -> dict[str, int]:
         """What one resource with these parameters (from a template with this config) counts against quotas."""
         return {}

@@ -2,17 +2,23 @@
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from files.charts import line_chart
 from files.curves import curves_read
-from provisioning import control
+from provisioning import control, sandbox
 from provisioning.models import Resource, State
 from tests.conftest import api_create, wait_for
 from tests.factories import make_resource
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "provisioning" / "default_templates.yaml"
 
 
 def _tensorboard_events(folder: Path, tag: str, values: list[float]) -> None:
@@ -119,17 +125,51 @@ def test_a_job_started_from_an_uploaded_script_writes_its_results_into_its_files
 
 
 @pytest.mark.django_db
-def test_start_from_a_missing_or_escaping_path_is_a_clear_400(templates, api, alice):
+def test_start_from_an_escaping_path_is_a_400_and_a_missing_file_a_409(templates, api, alice, team_a):
+    """A path that can never be inside the team folder is bad input (400); a well-formed one that names nothing
+    there yet is a conflict with the folder's state (409: upload it, then ask again)."""
     client = api(alice)
-    for path, words in [("nothing.py", "upload it in Files first"), ("../../etc", "no '..'"), ("/etc", "no '..'")]:
+    long_name = "n" * 300
+    cases = [
+        ("nothing.py", 409, "upload it in Files first"),
+        (f"x/{long_name}", 409, "longer than 255 bytes cannot exist"),
+        ("../../etc", 400, "no '..'"),
+        ("a/../../etc", 400, "no '..'"),
+        ("a\\..\\b", 400, "no '..'"),
+        ("/etc", 400, "no '..'"),
+        ("\\etc", 400, "no '..'"),
+        ("./", 400, "no '..'"),
+    ]
+    for path, status, words in cases:
         response = client.post(
             "/api/v1/resources/",
             {"template": "training-job", "name": "bad", "parameters": {"start_from": path}},
             format="json",
         )
-        assert response.status_code == 400, response.json()
-        assert words in response.json()["fields"]["start_from"]
+        assert response.status_code == status, (path, response.json())
+        assert words in response.json()["fields"]["start_from"], (path, response.json())
+    outside = sandbox.team_folder(team_a) / "outside"
+    outside.symlink_to("/etc")
+    response = client.post(
+        "/api/v1/resources/",
+        {"template": "training-job", "name": "bad", "parameters": {"start_from": "outside/passwd"}},
+        format="json",
+    )
+    assert response.status_code == 409 and "leads outside your team folder" in response.json()["message"]
     assert not Resource.objects.exists()
+
+
+@given(st.text(alphabet="./\\a\n", max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_the_templates_start_from_pattern_is_the_servers_rule(path):
+    """The schema's pattern (what clients and the fuzzer read) accepts exactly the paths the server takes."""
+    from provisioning.drivers.local.job import START_FROM_PATTERN, team_path_error
+
+    templates = yaml.safe_load(DEFAULT_TEMPLATES.read_text())
+    job = next(t for t in templates if t["slug"] == "training-job")
+    pattern = job["parameters_schema"]["properties"]["start_from"]["pattern"]
+    assert pattern == "^$|" + START_FROM_PATTERN
+    assert (re.search(pattern, path) is not None) == (path == "" or team_path_error(path) is None), path
 
 
 @pytest.mark.django_db

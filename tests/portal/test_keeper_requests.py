@@ -105,13 +105,26 @@ def test_reply_to_another_teams_request_is_refused_and_changes_nothing(api, alic
     assert KeeperRequest.objects.get(pk=pk).status == "new"
 
 
-def test_request_about_something_that_does_not_exist_is_refused(api, alice):
-    response = api(alice).post(
-        "/api/v1/requests/",
-        {"title": "x", "body": "y", "about_type": "guide", "about_key": "no-such-guide"},
-        format="json",
-    )
-    assert response.status_code == 400 and KeeperRequest.objects.count() == 0
+def test_request_about_something_that_does_not_exist_is_refused(api, alice, bob, team_b, templates):
+    """Not there, or not yours: 404 with the reason (a well-formed request about a missing thing, not bad input)."""
+    from tests.factories import make_resource
+
+    others = make_resource(templates["postgres-database"], team_b, bob, state="ready")
+    for about_type, about_key in [
+        ("guide", "no-such-guide"),
+        ("entry", "no-such-entry"),
+        ("template", "no-such-template"),
+        ("resource", "not-an-id"),
+        ("resource", str(others.pk)),  # another team's resource
+    ]:
+        response = api(alice).post(
+            "/api/v1/requests/",
+            {"title": "x", "body": "y", "about_type": about_type, "about_key": about_key},
+            format="json",
+        )
+        assert response.status_code == 404, (about_type, about_key, response.json())
+        assert "There is no such" in response.json()["message"] and response.json()["fields"]["about_key"]
+    assert KeeperRequest.objects.count() == 0
 
 
 def test_keepers_inbox_is_sorted_by_age_and_closing_says_why(client, api, alice, keeper):

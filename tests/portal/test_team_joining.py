@@ -124,7 +124,7 @@ def test_invitation_to_a_team_that_does_not_exist_or_is_not_yours_is_refused(api
     other = api(alice_admin).post("/api/v1/teams/team-b/invitations/", {"recipient": "carol"}, format="json")
     assert other.status_code == 404
     unknown = api(alice_admin).post("/api/v1/teams/team-a/invitations/", {"recipient": "nobody"}, format="json")
-    assert unknown.status_code == 400 and "Nobody has the user name" in unknown.json()["message"]
+    assert unknown.status_code == 404 and "Nobody has the user name" in unknown.json()["message"]
     assert Invitation.objects.count() == 0
 
 

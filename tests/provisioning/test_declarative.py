@@ -38,6 +38,16 @@ def test_another_teams_declaration_is_refused(api, templates, team_a, bob):
     assert api(bob).get("/api/v1/export/?team=team-a").status_code == 400
 
 
-def test_a_name_declared_twice_is_a_clear_400(api, templates, alice):
-    response = _apply(api(alice), [{"name": "db", "template": "bucket"}, {"name": "db", "template": "bucket"}])
-    assert response.status_code == 400 and response.json()["message"] == "'db' is declared twice."
+def test_a_name_declared_twice_is_refused_and_the_rest_applied(api, templates, alice):
+    """Like an unknown template: the plan refuses both declarations (which was meant cannot be known) and says so."""
+    declared = [
+        {"name": "db", "template": "bucket"},
+        {"name": "db", "template": "postgres-database"},
+        {"name": "files", "template": "bucket"},
+    ]
+    response = _apply(api(alice), declared)
+    assert response.status_code == 200 and response.json()["ok"] is False
+    steps = response.json()["steps"]
+    assert [(s["name"], s["action"]) for s in steps] == [("db", "refused"), ("db", "refused"), ("files", "create")]
+    assert steps[0]["message"] == "'db' is declared 2 times; declare it once."
+    assert list(Resource.objects.values_list("name", flat=True)) == ["files"]

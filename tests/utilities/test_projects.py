@@ -2,6 +2,7 @@
 a later template version, and the portal renders projects on a real worker."""
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -158,3 +159,31 @@ def test_a_worker_renders_the_project_and_the_zip_is_downloaded(live_worker, api
     assert made.state == "done" and made.answers["port"] == 8081
     assert client.get(f"/projects/generated/{made.pk}/download/")["Content-Type"] == "application/zip"
     assert Path(BUILTIN).is_dir()
+
+
+def test_the_schema_lists_one_generate_operation_per_template_with_its_own_questions(api, alice):
+    """OpenAPI cannot tie the body to the path's slug: each enabled template gets its concrete path, whose
+    `answers` are exactly its questions, and the server takes what that schema allows and refuses the rest."""
+    shipped_templates_load()
+    ProjectTemplate.objects.filter(slug="web-service").update(enabled=False)
+    schema = api(alice).get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    assert "/api/v1/project-templates/{slug}/generate/" not in paths
+    generate = sorted(p for p in paths if p.startswith("/api/v1/project-templates/") and p.endswith("/generate/"))
+    assert generate == [
+        "/api/v1/project-templates/data-analysis/generate/",
+        "/api/v1/project-templates/ml-training/generate/",
+    ]
+    operation = paths["/api/v1/project-templates/ml-training/generate/"]["post"]
+    answers = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["answers"]
+    template = ProjectTemplate.objects.get(slug="ml-training")
+    assert set(answers["properties"]) == set(template.questions) and answers["additionalProperties"] is False
+    assert answers["properties"]["python_version"]["enum"] == ["3.11", "3.12"]
+    assert not [p for p in operation.get("parameters", []) if p["in"] == "path"]
+    assert len({paths[p]["post"]["operationId"] for p in generate}) == 2
+
+    # what the schema allows is taken; a question of another template (schema-invalid here) is refused
+    accepted = api(alice).post(generate[1], {"answers": {"epochs": 3, "python_version": "3.12"}}, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    refused = api(alice).post(generate[1], {"answers": {"port": 8080}}, format="json")
+    assert refused.status_code == 400 and "port" in json.dumps(refused.json())

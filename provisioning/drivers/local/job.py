@@ -31,25 +31,44 @@ def runner_argv(resource, argv: list[str], result: Path, seconds: float | None =
     return [*runner, *cgroups, "--", *argv]
 
 
+class NotInTeamFolder(ValueError):
+    """The path is well formed but names nothing usable in the team folder now (uploading it resolves it)."""
+
+
+# What `team_source` accepts as a path, for the template's JSON Schema (ECMA and Python read it alike): not
+# starting with a slash, no '..' part, and naming something (not only '.', '/' and '\\').
+START_FROM_PATTERN = r"^(?![/\\])(?![\s\S]*(?:^|[/\\])\.\.(?:[/\\]|(?![\s\S])))(?=[\s\S]*(?:[^./\\]|\.\.\.))"
+
+
+def team_path_error(relative: str) -> str | None:
+    """Why `relative` is not a path inside a team folder (the rule START_FROM_PATTERN states), or None."""
+    parts = relative.replace("\\", "/").split("/")
+    if relative.startswith(("/", "\\")) or ".." in parts or all(part in ("", ".") for part in parts):
+        return "Give a path inside your team folder, like projects/mnist (no '..', not starting with '/')."
+    return None
+
+
 def team_source(team, relative: str) -> Path:
-    """The file or folder `relative` names in the team's folder; ValueError in words when it cannot be used."""
+    """The file or folder `relative` names in the team's folder: ValueError in words when the path is not one,
+    NotInTeamFolder when nothing usable is there."""
     from provisioning.sandbox import team_folder
 
+    if problem := team_path_error(relative):
+        raise ValueError(problem)
     parts = [part for part in relative.replace("\\", "/").split("/") if part not in ("", ".")]
-    if relative.startswith("/") or ".." in parts or any("\x00" in part for part in parts) or not parts:
-        raise ValueError("Give a path inside your team folder, like projects/mnist (no '..', not starting with '/').")
+    missing = f"There is no {relative[:300]} in your team folder; upload it in Files first."
     if any(len(part.encode()) > 255 for part in parts):
-        raise ValueError("A name in that path is too long (255 bytes at most).")
+        raise NotInTeamFolder(missing + " (A name longer than 255 bytes cannot exist.)")
     base = Path(os.path.realpath(team_folder(team)))
     try:
         source = Path(os.path.realpath(base.joinpath(*parts)))
         exists = source.exists()
     except OSError:
-        raise ValueError("That path cannot be read in your team folder; check its spelling.") from None
+        raise NotInTeamFolder("That path cannot be read in your team folder; check its spelling.") from None
     if base not in source.parents:
-        raise ValueError("That path leads outside your team folder.")
+        raise NotInTeamFolder("That path leads outside your team folder (through a link).")
     if not exists:
-        raise ValueError(f"There is no {relative} in your team folder; upload it in Files first.")
+        raise NotInTeamFolder(missing)
     return source
 
 
@@ -94,15 +113,20 @@ class LocalJobDriver(Driver):
         else:
             if not argv:
                 errors["command"] = "Give the command to run, for example: python train.py --epochs 10"
-        if parameters.get("start_from"):
-            try:
-                team_source(team, parameters["start_from"])
-            except ValueError as exc:
-                errors["start_from"] = str(exc)
+        if parameters.get("start_from") and (problem := team_path_error(parameters["start_from"])):
+            errors["start_from"] = problem
         problem = gpus.capacity_error(int(parameters.get("gpus") or 0))
         if problem:
             errors["gpus"] = problem
         return errors
+
+    def conflicts(self, parameters, *, team, config=None):
+        if parameters.get("start_from"):
+            try:
+                team_source(team, parameters["start_from"])
+            except ValueError as exc:
+                return {"start_from": str(exc)}
+        return {}
 
     def usage(self, parameters, config=None):
         return {"gpus": int(parameters.get("gpus") or 0)}
