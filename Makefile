@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-quick lint format lock services-stop clean help
+.PHONY: run test bench bench-quick fuzz-outside lint format lock services-stop clean help
 
 help:
 	@echo "make run    - start the portal with embedded Postgres and Redis (http://localhost:$${PORT:-8000}/)"
 	@echo "make test   - run the whole test suite against real servers"
 	@echo "make bench  - run the benchmarks (tests/bench/)"
 	@echo "make bench-quick - every benchmark with small sizes, a smoke run under 3 minutes"
+	@echo "make fuzz-outside - schemathesis' command line, all phases, against a fresh portal in use (issue 20)"
 	@echo "make lint   - ruff check and format check"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -32,6 +33,9 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m tests.bench --quick
+
+fuzz-outside: $(STAMP)
+	$(PY) -m tests.fuzz_outside
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

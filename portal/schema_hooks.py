@@ -205,9 +205,40 @@ def _request_status(result: dict) -> None:
     ]
 
 
+MEMBER_PATH = "/api/v1/teams/{slug}/members/{user_id}/"
+
+
+def _member_example(result: dict, request) -> None:
+    """Changing or removing a member: a membership the caller may change (a team it administers, someone other
+    than itself who is not the team's last admin), as the example of `slug` and `user_id`."""
+    from portal.models import Membership
+    from portal.permissions import can_admin_team
+
+    user = getattr(request, "user", None)
+    item = result.get("paths", {}).get(MEMBER_PATH)
+    if not item or user is None or not user.is_authenticated:
+        return
+    candidates = (
+        Membership.objects.exclude(user=user)
+        .filter(role=Membership.Role.MEMBER)
+        .select_related("team")
+        .order_by("team__slug", "user_id")[:50]
+    )
+    membership = next((m for m in candidates if can_admin_team(user, m.team)), None)
+    if membership is None:
+        return
+    for operation in item.values():
+        for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+            if parameter.get("in") == "path" and parameter.get("name") == "slug":
+                parameter["example"] = membership.team.slug
+            elif parameter.get("in") == "path" and parameter.get("name") == "user_id":
+                parameter["example"] = membership.user_id
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
     _own_teams(result, request)
+    _member_example(result, request)
     _join_request(result)
     _request_status(result)
     if scores := result.get("components", {}).get("schemas", {}).get("ScoresByCriterionRequest"):

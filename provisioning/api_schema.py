@@ -104,6 +104,23 @@ def _resource_examples(paths: dict, user) -> None:
                     parameter["example"] = example
 
 
+KEEP_RUNNING = "/api/v1/notifications/keep-running/{resource_id}/"
+
+
+def _keep_running_example(paths: dict, user) -> None:
+    """Keep running: one of the caller's ready notebooks (the only ones with an idle clock to reset)."""
+    from provisioning.selectors import resource_list
+    from provisioning.states import State
+
+    operation = paths.get(KEEP_RUNNING, {}).get("post")
+    notebook = resource_list(user=user).filter(kind="notebook", state=State.READY).first() if operation else None
+    if notebook is None:
+        return
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and parameter.get("name") == "resource_id":
+            parameter["example"] = str(notebook.pk)
+
+
 def _applies(action: str, resource, user) -> bool:
     """Operations beside the policy's actions: which resources they answer for."""
     from provisioning.policy import can_manage
@@ -125,6 +142,7 @@ def postprocess(result, generator, request, public):
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         _resource_examples(result.get("paths", {}), user)
+        _keep_running_example(result.get("paths", {}), user)
     teams = None
     if user is not None and user.is_authenticated:
         teams = list(Team.objects.filter(memberships__user=user).order_by("slug").values_list("slug", flat=True))

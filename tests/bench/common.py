@@ -41,10 +41,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def portal_env() -> dict:
+def portal_env(data: Path = DATA) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
-        PORTAL_DATA_DIR=str(DATA),
+        PORTAL_DATA_DIR=str(data),
         PORTAL_ADMIN_PASSWORD=PASSWORD,
         DJANGO_SETTINGS_MODULE="portal.settings",
         PORTAL_GPUS=env.get("PORTAL_GPUS", "2"),
@@ -55,33 +55,39 @@ def portal_env() -> dict:
     return env
 
 
-def manage(*args) -> str:
+def manage(*args, data: Path = DATA) -> str:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=portal_env(), check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=portal_env(data),
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
-def django_shell(code: str) -> str:
+def django_shell(code: str, data: Path = DATA) -> str:
     """Run Python in the portal's Django (manage.py shell -c); its standard output."""
-    return manage("shell", "-c", code)
+    return manage("shell", "-c", code, data=data)
 
 
 class Portal:
     """The whole portal in a subprocess (python -m portal.launcher), on a port of its own."""
 
-    def __init__(self):
+    def __init__(self, data: Path = DATA):
+        self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.token = None
 
     def __enter__(self):
-        DATA.mkdir(parents=True, exist_ok=True)
-        log = (DATA / "portal.log").open("ab")
+        self.data.mkdir(parents=True, exist_ok=True)
+        log = (self.data / "portal.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "portal.launcher"],
             cwd=BASE_DIR,
-            env={**portal_env(), "PORT": str(self.port)},
+            env={**portal_env(self.data), "PORT": str(self.port)},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -96,12 +102,13 @@ class Portal:
                 time.sleep(0.5)
         else:
             self.__exit__()
-            raise RuntimeError(f"the portal did not become ready; see {DATA / 'portal.log'}")
+            raise RuntimeError(f"the portal did not become ready; see {self.data / 'portal.log'}")
         self.token = self.call("POST", "/api/v1/auth/token/", {"username": "keeper", "password": PASSWORD})["token"]
         # The benchmarks make many resources for the demo team: quotas must not be what they measure.
         django_shell(
             "from portal.models import Team; Team.objects.filter(slug='demo').update("
-            "max_databases=5000, max_notebooks=5000, max_storage_gb=1000000, max_gpus=8)"
+            "max_databases=5000, max_notebooks=5000, max_storage_gb=1000000, max_gpus=8)",
+            data=self.data,
         )
         self.cookie = self._session_cookie()
         return self

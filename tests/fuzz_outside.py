@@ -1,0 +1,137 @@
+"""The outside fuzz run (issue 20): schemathesis' own command line, over HTTP, against a whole portal in use.
+
+    make fuzz-outside            (or: .venv/bin/python -m tests.fuzz_outside [--max-examples 25])
+
+Starts a fresh portal (`python -m portal.launcher`, data in var/fuzz-outside), uses it through the API the way a
+team does, so that every operation has something real to act on: two bucket requests above the approval threshold
+(approve, reject), a ready database (credentials, rotation), a ready and a stopped notebook (stop, start, keep
+running), a running job (cancel), two failed jobs (retry, forget), and a second member of the demo team (change,
+remove). Then `st run` from a virtual environment of its own (var/st-venv, the schemathesis version that
+requirements-dev.txt pins), all phases, signed in as the Keeper, and prints its summary. Exits 1 when schemathesis
+reports a failure or a "missing test data" / "schema validation mismatch" warning. Needs PyPI the first time (the
+virtual environment); not part of `make test` (5 to 10 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from tests.bench.common import BASE_DIR, Portal, django_shell
+
+DATA = BASE_DIR / "var" / "fuzz-outside"
+VENV = BASE_DIR / "var" / "st-venv"
+MEMBER_SEED = """
+from django.contrib.auth import get_user_model
+from portal.models import Membership, Team
+user, _ = get_user_model().objects.get_or_create(username="ada", defaults={"email": "ada@localhost"})
+Membership.objects.get_or_create(user=user, team=Team.objects.get(slug="demo"), defaults={"role": "member"})
+"""
+
+
+def _schemathesis() -> str:
+    """The `st` of a virtual environment apart from the portal's, at the pinned version."""
+    pin = next(
+        line.strip()
+        for line in (BASE_DIR / "requirements-dev.txt").read_text().splitlines()
+        if line.lower().startswith("schemathesis==")
+    )
+    st = VENV / "bin" / "st"
+    marker = VENV / ".installed"
+    if not st.exists() or not marker.exists() or marker.read_text() != pin:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", pin], check=True)
+        marker.write_text(pin)
+    return str(st)
+
+
+def _create(portal: Portal, template: str, name: str, **parameters) -> str:
+    body = {"template": template, "team": "demo", "name": name, "parameters": parameters}
+    return portal.call("POST", "/api/v1/resources/", body)["id"]
+
+
+def populate(portal: Portal) -> dict[str, str]:
+    """A team's portal in use: something in every state an operation needs. Returns name -> id."""
+    django_shell(MEMBER_SEED, data=portal.data)
+    ids = {
+        "approve-me": _create(portal, "bucket", "approve-me", storage_gb=600),
+        "reject-me": _create(portal, "bucket", "reject-me", storage_gb=600),
+        "db": _create(portal, "postgres-database", "db"),
+        "nb-ready": _create(portal, "jupyter-notebook", "nb-ready"),
+        "nb-stopped": _create(portal, "jupyter-notebook", "nb-stopped"),
+        "job-running": _create(portal, "training-job", "job-running", command="sleep 3000"),
+        "job-failed": _create(portal, "training-job", "job-failed", command="python -c 'raise SystemExit(3)'"),
+        "job-failed-2": _create(portal, "training-job", "job-failed-2", command="python -c 'raise SystemExit(4)'"),
+    }
+    for name in ("approve-me", "reject-me"):
+        portal.wait_state(ids[name], {"awaiting_approval"})
+    portal.wait_state(ids["db"], {"ready"}, timeout=300)
+    portal.wait_state(ids["job-running"], {"running"}, timeout=300)
+    for name in ("job-failed", "job-failed-2"):
+        portal.wait_state(ids[name], {"failed"}, timeout=300)
+    for name in ("nb-ready", "nb-stopped"):
+        portal.wait_state(ids[name], {"ready"}, timeout=300)
+    portal.call("POST", f"/api/v1/resources/{ids['nb-stopped']}/stop/", {})
+    portal.wait_state(ids["nb-stopped"], {"stopped"}, timeout=300)
+    return ids
+
+
+def clean_up(portal: Portal) -> None:
+    """Delete what is left (the run made more), so no notebook or job outlives the portal."""
+    listing = portal.call("GET", "/api/v1/resources/?limit=500")
+    for resource in listing.get("results", listing) if isinstance(listing, dict) else listing:
+        if resource["state"] not in ("deleted", "deleting"):
+            try:
+                portal.call("DELETE", f"/api/v1/resources/{resource['id']}/")
+            except RuntimeError as exc:
+                print(f"could not delete {resource['name']}: {exc}")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        left = portal.call("GET", "/api/v1/resources/?limit=500&state=deleting")
+        if not (left.get("results", left) if isinstance(left, dict) else left):
+            return
+        time.sleep(1)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-examples", type=int, default=25)
+    args = parser.parse_args(argv)
+    st = _schemathesis()
+    shutil.rmtree(DATA, ignore_errors=True)
+    with Portal(data=DATA) as portal:
+        started = time.monotonic()
+        ids = populate(portal)
+        print(f"portal at {portal.url}, in use after {time.monotonic() - started:.0f} s: {sorted(ids)}", flush=True)
+        command = [
+            st,
+            "run",
+            f"{portal.url}/api/schema/?format=json",
+            "-H",
+            f"Authorization: Token {portal.token}",
+            "--max-examples",
+            str(args.max_examples),
+        ]
+        started = time.monotonic()
+        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+        output = done.stdout + done.stderr
+        (DATA / "st.log").write_text(output)
+        print(output[-12000:])
+        print(f"st ran {time.monotonic() - started:.0f} s, exit {done.returncode}; full output in {DATA / 'st.log'}")
+        clean_up(portal)
+    warnings = [w for w in ("Missing test data", "Schema validation mismatch") if w.lower() in output.lower()]
+    failures = re.search(r"(\d+) failures?", output)
+    if done.returncode != 0 or warnings:
+        print(f"NOT CLEAN: exit {done.returncode}, warnings {warnings}, {failures.group(0) if failures else ''}")
+        return 1
+    print("CLEAN: no failures and no missing-test-data or validation-mismatch warnings")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

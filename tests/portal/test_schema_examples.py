@@ -1,0 +1,35 @@
+"""The schema's examples from the database (issue 20): a client or fuzzer that reads the schema signed in reaches
+the operations that need a real object, without guessing ids."""
+
+import pytest
+
+from tests.factories import make_resource
+
+pytestmark = pytest.mark.django_db
+
+
+def _path_examples(schema: dict, path: str, method: str) -> dict:
+    operation = schema["paths"][path][method]
+    return {p["name"]: p.get("example") for p in operation.get("parameters", []) if p["in"] == "path"}
+
+
+def test_a_team_admin_gets_a_member_it_may_remove_and_a_notebook_to_keep_running(api, alice, alice_admin, templates):
+    team = alice.memberships.first().team
+    make_resource(templates["jupyter-notebook"], team, alice, name="nb-stopped", state="stopped")
+    ready = make_resource(templates["jupyter-notebook"], team, alice, name="nb-ready", state="ready")
+    schema = api(alice_admin).get("/api/schema/?format=json").json()
+
+    member = _path_examples(schema, "/api/v1/teams/{slug}/members/{user_id}/", "delete")
+    assert member == {"slug": team.slug, "user_id": alice.pk}  # not the admin itself (the last admin)
+    keep = _path_examples(schema, "/api/v1/notifications/keep-running/{resource_id}/", "post")
+    assert keep == {"resource_id": str(ready.pk)}  # the ready one: a stopped notebook has no idle clock
+    assert api(alice_admin).post(f"/api/v1/notifications/keep-running/{ready.pk}/").status_code == 200
+    assert api(alice_admin).delete(f"/api/v1/teams/{team.slug}/members/{alice.pk}/").status_code in (200, 204)
+
+
+def test_a_scientist_who_administers_nothing_gets_no_member_example(api, alice, alice_admin):
+    schema = api(alice).get("/api/schema/?format=json").json()
+    assert _path_examples(schema, "/api/v1/teams/{slug}/members/{user_id}/", "delete") == {
+        "slug": None,
+        "user_id": None,
+    }
