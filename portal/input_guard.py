@@ -94,6 +94,12 @@ def check_data(data, name: str = "") -> None:
                 f"{label(name or 'body')} is not a finite number; give an ordinary number.",
                 code="number_out_of_range",
             )
+        if abs(data) > BIGINT_MAX:  # one bound for every number, whole or not (the schema says the same)
+            raise UnusableInput(
+                name or "body",
+                f"{label(name or 'body')} is a number too large to store (at most {BIGINT_MAX}).",
+                code="number_out_of_range",
+            )
     elif isinstance(data, int):
         if not -BIGINT_MAX <= data <= BIGINT_MAX:
             raise UnusableInput(

@@ -34,6 +34,18 @@ FIELD_ERRORS_SCHEMA = {
         "anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/FieldErrors"}],
     },
 }
+# A free-form value (declared parameters, answers...): what the edge lets through, at any depth.
+JSON_VALUE_SCHEMA = {
+    "description": "Any JSON value the portal can store: text without NUL, numbers within ±(2^63-1).",
+    "nullable": True,
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL_PATTERN},
+        {"type": "boolean"},
+        {"type": "number", "minimum": -BIGINT, "maximum": BIGINT},
+        {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+    ],
+}
 ERROR_STATUSES = {
     "400": "The request cannot be used; the message says why, and nothing was changed.",
     "401": "Not signed in: send 'Authorization: Token <token>'.",
@@ -49,13 +61,15 @@ def _client_sent(node) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
-        if node.get("type") == "integer" and "enum" not in node:
+        if node.get("type") in ("integer", "number") and "enum" not in node:
             # What PostgreSQL's bigint holds; the edge refuses the rest (portal.input_guard, portal.parsers).
             node.setdefault("maximum", BIGINT)
             node.setdefault("minimum", -BIGINT)
         if node.get("type") == "object" and node.get("properties"):
             # (Free objects get no name rule: OpenAPI 3.0 has no propertyNames; the edge refuses NUL in names.)
             node.setdefault("additionalProperties", False)
+        elif node.get("type") == "object" and node.get("additionalProperties") in ({}, True):
+            node["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}  # what the edge takes
         for key, value in node.items():
             if key != "enum":
                 _client_sent(value)
@@ -235,10 +249,35 @@ def _member_example(result: dict, request) -> None:
                 parameter["example"] = membership.user_id
 
 
+INVITATIONS_PATH = "/api/v1/teams/{slug}/invitations/"
+
+
+def _invitation_example(result: dict, request) -> None:
+    """Inviting someone: a team the caller may invite to, and an e-mail address (anyone can be invited by e-mail;
+    a user name would show who has an account)."""
+    from portal.models import Team
+    from portal.permissions import can_admin_team
+
+    user = getattr(request, "user", None)
+    operation = result.get("paths", {}).get(INVITATIONS_PATH, {}).get("post")
+    if not operation or user is None or not user.is_authenticated:
+        return
+    team = next((t for t in Team.objects.order_by("slug")[:50] if can_admin_team(user, t)), None)
+    if team is None:
+        return
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and parameter.get("name") == "slug":
+            parameter["example"] = team.slug
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if media is not None:
+        media["example"] = {"recipient": "newcomer@example.org", "role": "member"}
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
     _own_teams(result, request)
     _member_example(result, request)
+    _invitation_example(result, request)
     _join_request(result)
     _request_status(result)
     if scores := result.get("components", {}).get("schemas", {}).get("ScoresByCriterionRequest"):
@@ -246,6 +285,7 @@ def postprocess(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)
     schemas.setdefault("FieldErrors", FIELD_ERRORS_SCHEMA)
+    schemas.setdefault("JsonValue", JSON_VALUE_SCHEMA)
     for item in result.get("paths", {}).values():
         for method in METHODS:
             operation = item.get(method)

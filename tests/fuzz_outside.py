@@ -5,11 +5,12 @@
 Starts a fresh portal (`python -m portal.launcher`, data in var/fuzz-outside), uses it through the API the way a
 team does, so that every operation has something real to act on: two bucket requests above the approval threshold
 (approve, reject), a ready database (credentials, rotation), a ready and a stopped notebook (stop, start, keep
-running), a running job (cancel), two failed jobs (retry, forget), and a second member of the demo team (change,
-remove). Then `st run` from a virtual environment of its own (var/st-venv, the schemathesis version that
-requirements-dev.txt pins), all phases, signed in as the Keeper, and prints its summary. Exits 1 when schemathesis
-reports a failure or a "missing test data" / "schema validation mismatch" warning. Needs PyPI the first time (the
-virtual environment); not part of `make test` (5 to 10 minutes).
+running), a running job (cancel), two failed jobs (retry, forget), a second member of the demo team (change,
+remove), and an invitation for the Keeper to another team (accept). Then `st run` from a virtual environment of
+its own (var/st-venv, the schemathesis version that requirements-dev.txt pins), all phases, signed in as the
+Keeper, and prints its summary. Exits 1 when schemathesis reports a failure or a "missing test data" / "schema
+validation mismatch" warning. Needs PyPI the first time (the virtual environment); not part of `make test`
+(5 to 10 minutes).
 """
 
 from __future__ import annotations
@@ -26,11 +27,24 @@ from tests.bench.common import BASE_DIR, Portal, django_shell
 
 DATA = BASE_DIR / "var" / "fuzz-outside"
 VENV = BASE_DIR / "var" / "st-venv"
-MEMBER_SEED = """
+# A colleague: a member of the demo team, and the admin of her own team, who invites the Keeper to it.
+PEOPLE_SEED = """
 from django.contrib.auth import get_user_model
 from portal.models import Membership, Team
+from portal.teams.services import invitation_create
 user, _ = get_user_model().objects.get_or_create(username="ada", defaults={"email": "ada@localhost"})
 Membership.objects.get_or_create(user=user, team=Team.objects.get(slug="demo"), defaults={"role": "member"})
+lab, _ = Team.objects.get_or_create(slug="ada-lab", defaults={"name": "Ada's lab"})
+Membership.objects.get_or_create(user=user, team=lab, defaults={"role": "admin"})
+invitation, token = invitation_create(team=lab, by=user, recipient="keeper")
+print("INVITATION-TOKEN", token)
+"""
+# The one datum the schema cannot carry: an invitation's token is shown once, to whom it was sent (schemathesis'
+# own way to be given test data).
+ST_CONFIG = """
+[[operations]]
+include-path = "/api/v1/invitations/{token}/accept/"
+parameters = { "path.token" = "%s" }
 """
 
 
@@ -55,9 +69,10 @@ def _create(portal: Portal, template: str, name: str, **parameters) -> str:
     return portal.call("POST", "/api/v1/resources/", body)["id"]
 
 
-def populate(portal: Portal) -> dict[str, str]:
-    """A team's portal in use: something in every state an operation needs. Returns name -> id."""
-    django_shell(MEMBER_SEED, data=portal.data)
+def populate(portal: Portal) -> tuple[dict[str, str], str]:
+    """A team's portal in use: something in every state an operation needs. Returns (name -> id, the token of an
+    invitation for the Keeper)."""
+    token = django_shell(PEOPLE_SEED, data=portal.data).split("INVITATION-TOKEN ", 1)[1].split()[0]
     ids = {
         "approve-me": _create(portal, "bucket", "approve-me", storage_gb=600),
         "reject-me": _create(portal, "bucket", "reject-me", storage_gb=600),
@@ -78,7 +93,7 @@ def populate(portal: Portal) -> dict[str, str]:
         portal.wait_state(ids[name], {"ready"}, timeout=300)
     portal.call("POST", f"/api/v1/resources/{ids['nb-stopped']}/stop/", {})
     portal.wait_state(ids["nb-stopped"], {"stopped"}, timeout=300)
-    return ids
+    return ids, token
 
 
 def clean_up(portal: Portal) -> None:
@@ -98,6 +113,32 @@ def clean_up(portal: Portal) -> None:
         time.sleep(1)
 
 
+def _run(portal: Portal, st: str, max_examples: int) -> tuple[str, int]:
+    started = time.monotonic()
+    ids, token = populate(portal)
+    print(f"portal at {portal.url}, in use after {time.monotonic() - started:.0f} s: {sorted(ids)}", flush=True)
+    config = DATA / "schemathesis.toml"
+    config.write_text(ST_CONFIG % token)
+    command = [
+        st,
+        "--config-file",
+        str(config),
+        "run",
+        f"{portal.url}/api/schema/?format=json",
+        "-H",
+        f"Authorization: Token {portal.token}",
+        "--max-examples",
+        str(max_examples),
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    output = done.stdout + done.stderr
+    (DATA / "st.log").write_text(output)
+    print(output[-12000:])
+    print(f"st ran {time.monotonic() - started:.0f} s, exit {done.returncode}; full output in {DATA / 'st.log'}")
+    return output, done.returncode
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=25)
@@ -105,29 +146,14 @@ def main(argv=None) -> int:
     st = _schemathesis()
     shutil.rmtree(DATA, ignore_errors=True)
     with Portal(data=DATA) as portal:
-        started = time.monotonic()
-        ids = populate(portal)
-        print(f"portal at {portal.url}, in use after {time.monotonic() - started:.0f} s: {sorted(ids)}", flush=True)
-        command = [
-            st,
-            "run",
-            f"{portal.url}/api/schema/?format=json",
-            "-H",
-            f"Authorization: Token {portal.token}",
-            "--max-examples",
-            str(args.max_examples),
-        ]
-        started = time.monotonic()
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
-        output = done.stdout + done.stderr
-        (DATA / "st.log").write_text(output)
-        print(output[-12000:])
-        print(f"st ran {time.monotonic() - started:.0f} s, exit {done.returncode}; full output in {DATA / 'st.log'}")
-        clean_up(portal)
+        try:
+            output, returncode = _run(portal, st, args.max_examples)
+        finally:
+            clean_up(portal)
     warnings = [w for w in ("Missing test data", "Schema validation mismatch") if w.lower() in output.lower()]
     failures = re.search(r"(\d+) failures?", output)
-    if done.returncode != 0 or warnings:
-        print(f"NOT CLEAN: exit {done.returncode}, warnings {warnings}, {failures.group(0) if failures else ''}")
+    if returncode != 0 or warnings:
+        print(f"NOT CLEAN: exit {returncode}, warnings {warnings}, {failures.group(0) if failures else ''}")
         return 1
     print("CLEAN: no failures and no missing-test-data or validation-mismatch warnings")
     return 0

@@ -116,14 +116,27 @@ def build_layer(layer: Path, base: Path, *, run_as: list[str] = ()) -> Path:
     """A team's writable environment over `base` (idempotent); `run_as`: a setpriv prefix. Returns its python."""
     python = layer / "bin" / "python"
     marker = site_packages(layer) / "portal-base.pth"
-    if python.exists() and marker.exists() and marker.read_text().strip() == str(site_packages(base)):
+
+    def built() -> bool:
+        return python.exists() and marker.exists() and marker.read_text().strip() == str(site_packages(base))
+
+    if built():
         return python
-    subprocess.run(
-        [*run_as, system_python(), "-I", "-c", LAYER_SCRIPT, str(layer), str(site_packages(base))],
-        check=True,
-        capture_output=True,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-    )
+    # One build at a time per layer: two notebooks starting at once for a new team would otherwise both build it,
+    # and the second's `venv --clear` empties the layer under the first one's starting server. The lock lives
+    # beside the base (the portal's), never in the team's folder.
+    locks = base.parent / ".layer-locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{hashlib.sha256(str(layer).encode()).hexdigest()[:24]}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if built():
+            return python
+        subprocess.run(
+            [*run_as, system_python(), "-I", "-c", LAYER_SCRIPT, str(layer), str(site_packages(base))],
+            check=True,
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
     return python
 
 

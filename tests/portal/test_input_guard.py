@@ -181,7 +181,11 @@ def test_json_bodies_with_unstorable_text_or_numbers_are_a_400_and_change_nothin
     assert Entry.objects.count() == before
 
     client = api(alice)
-    for parameters, words in (('{"size_gb": 1e999}', "not a finite number"), ('{"n": 1' + "0" * 30 + "}", "too large")):
+    for parameters, words in (
+        ('{"size_gb": 1e999}', "not a finite number"),
+        ('{"n": 1' + "0" * 30 + "}", "too large"),
+        ('{"n": -1e300}', "too large"),  # whole or not, one bound for every number (the schema says the same)
+    ):
         body = '{"template": "postgres-database", "name": "db-one", "parameters": ' + parameters + "}"
         response = client.post("/api/v1/resources/", body, content_type="application/json")
         assert response.status_code == 400 and words in response.json()["message"], response.content
@@ -271,3 +275,21 @@ def test_list_pages_fuzzed_over_their_parameters_never_fail(user_kind, alice, ke
         assert response.status_code < 500, (url, query, response.status_code)
 
     fuzz()
+
+
+def test_free_form_values_in_the_schema_are_what_the_edge_takes(api, alice):
+    """Declared parameters (apply) are free-form: the schema says what the edge lets through, at any depth."""
+    schema = api(alice).get("/api/schema/?format=json").json()
+    value = schema["components"]["schemas"]["JsonValue"]
+    branches = {b.get("type"): b for b in value["anyOf"]}
+    assert branches["number"]["maximum"] == 2**63 - 1 and branches["number"]["minimum"] == -(2**63 - 1)
+    assert branches["array"]["items"] == {"$ref": "#/components/schemas/JsonValue"}
+    assert branches["object"]["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    body = schema["paths"]["/api/v1/apply/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    ref = body["$ref"].rsplit("/", 1)[1]
+    item = schema["components"]["schemas"][ref]["properties"]["resources"]["items"]
+    item = schema["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]] if "$ref" in item else item
+    assert item["properties"]["parameters"]["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    nested = {"team": "team-a", "resources": [{"name": "x", "template": "bucket", "parameters": {"a": [[2**64]]}}]}
+    refused = api(alice).post("/api/v1/apply/", nested, format="json")
+    assert refused.status_code == 400 and "too large" in refused.json()["message"]

@@ -359,3 +359,36 @@ def test_the_sizes_from_the_form_reach_the_cgroups(live_worker, templates, api, 
     assert len(procs_file.read_text().split()) >= 2  # the sandbox and the program inside it are counted
     assert client.post(f"/api/v1/resources/{job.pk}/cancel/").status_code == 202
     wait_for(job, [State.CANCELLED, State.STOPPED, State.FAILED], timeout=60)
+
+
+def test_a_new_teams_environment_made_by_several_starts_at_once_is_whole_for_each(db):
+    """Two notebooks of a new team starting at once both made its Python layer, and the second one's `venv --clear`
+    emptied it under the first ("No module named jupyterlab", seen by the outside fuzz run's set-up). One build per
+    layer at a time: every caller gets a whole environment."""
+    import threading
+
+    from tests.factories import TeamFactory
+
+    team = TeamFactory(slug="fresh-" + secrets.token_hex(3))
+    layer = sandbox.team_folder(team) / ".python"
+    marker = userenv.site_packages(layer) / "portal-base.pth"
+    whole: list[bool] = []
+    errors: list[BaseException] = []
+
+    def start():
+        try:
+            python = Path(sandbox.team_python(team))
+            whole.append(python.exists() and marker.exists())  # what a server started now would find
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert not errors and whole == [True] * 4, (errors, whole)
+    done = subprocess.run(
+        [str(layer / "bin" / "python"), "-c", "import jupyterlab"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
