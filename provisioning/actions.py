@@ -66,11 +66,27 @@ def action_run(*, action: str, resource, user, request=None, reason: str = "") -
     return entry.service(**kwargs)
 
 
-def resource_by_idempotency_key(*, owner, key: str) -> Resource | None:
-    """The resource this owner already asked for with this key (pages send a form key, the API a header)."""
+def resource_by_idempotency_key(
+    *, owner, key: str, template: str, name: str, team: str | None = None, parameters: dict | None = None
+) -> Resource | None:
+    """The resource this owner already asked for with this key (pages send a form key, the API a header), when the
+    request is the same one again; a 409 when the key was used for a different request (another template, name or
+    team, or a parameter with another value), like any API with idempotency keys."""
     if not key:
         return None
-    return Resource.objects.filter(owner=owner, idempotency_key=key[:100]).first()
+    found = Resource.objects.filter(owner=owner, idempotency_key=key[:100]).select_related("template", "team")
+    existing = found.first()
+    if existing is None:
+        return None
+    same = existing.template.slug == template and existing.name == name and (not team or existing.team.slug == team)
+    given = parameters if isinstance(parameters, dict) else {}
+    if not same or any(existing.parameters.get(k, object()) != v for k, v in given.items()):
+        raise PortalError(
+            "This Idempotency-Key was already used for a different request; use a new key.",
+            code="idempotency_conflict",
+            status_code=409,
+        )
+    return existing
 
 
 def request_team(user, *, slug: str | None = None, current: Team | None = None) -> Team:

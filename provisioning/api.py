@@ -95,7 +95,14 @@ class ResourceListCreate(generics.ListCreateAPIView):
         data = ResourceCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "")[:100]
-        if existing := resource_by_idempotency_key(owner=request.user, key=key):
+        if existing := resource_by_idempotency_key(
+            owner=request.user,
+            key=key,
+            template=data.validated_data["template"],
+            name=data.validated_data["name"],
+            team=data.validated_data.get("team"),
+            parameters=data.validated_data["parameters"],
+        ):
             return Response(ResourceSerializer(existing).data, status=status.HTTP_200_OK)
         try:
             template = selectors.template_get(slug=data.validated_data["template"])

@@ -83,12 +83,18 @@ def _resource_examples(paths: dict, user) -> None:
     live = list(resource_list(user=user).exclude(state=State.DELETING)[:100])
     chosen: dict[str, str] = {}
     used: set[str] = set()
-    for action in sorted(wanted, key=lambda name: name == ANY_LIVE):  # the actions first, any resource last
-        candidates = [
+    candidates_of = {
+        action: [
             str(resource.pk)
             for resource in live
             if action == ANY_LIVE or action in allowed_actions(resource, user) or _applies(action, resource, user)
         ]
+        for action in wanted
+    }
+    # The actions with the fewest resources to choose from first (retry may have one failed job, delete has all of
+    # them), any resource last: an action that deletes (delete, forget) then gets a resource no other action needs.
+    for action in sorted(wanted, key=lambda name: (name == ANY_LIVE, len(candidates_of[name]), name)):
+        candidates = candidates_of[action]
         fresh = [pk for pk in candidates if pk not in used] or candidates
         if fresh:
             chosen[action] = fresh[0]

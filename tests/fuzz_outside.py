@@ -4,12 +4,12 @@
 
 Starts a fresh portal (`python -m portal.launcher`, data in var/fuzz-outside), uses it through the API the way a
 team does, so that every operation has something real to act on: two bucket requests above the approval threshold
-(approve, reject), a ready database (credentials, rotation), a ready and a stopped notebook (stop, start, keep
-running), a running job (cancel), two failed jobs (retry, forget), a second member of the demo team (change,
-remove), and an invitation for the Keeper to another team (accept). Then `st run` from a virtual environment of
-its own (var/st-venv, the schemathesis version that requirements-dev.txt pins), all phases, signed in as the
-Keeper, and prints its summary. Exits 1 when schemathesis reports a failure or a "missing test data" / "schema
-validation mismatch" warning. Needs PyPI the first time (the virtual environment); not part of `make test`
+(approve, reject), ready databases and a bucket (credentials, rotation, delete), a ready and a stopped notebook
+(stop, start, keep running), a running job (cancel), three failed jobs (retry, forget), a second member of the demo
+team (change, remove), and an invitation for the Keeper to another team (accept). Then `st run` from a virtual
+environment of its own (var/st-venv, the schemathesis version that requirements-dev.txt pins), all phases, signed in
+as the Keeper, and prints its summary. Exits 1 when schemathesis reports a failure or a "missing test data" /
+"schema validation mismatch" warning. Needs PyPI the first time (the virtual environment); not part of `make test`
 (5 to 10 minutes).
 """
 
@@ -41,10 +41,12 @@ print("INVITATION-TOKEN", token)
 """
 # The one datum the schema cannot carry: an invitation's token is shown once, to whom it was sent (schemathesis'
 # own way to be given test data).
+# The token works once: then the invitation is used (410 Gone, or revoked by the run: also 410).
 ST_CONFIG = """
 [[operations]]
 include-path = "/api/v1/invitations/{token}/accept/"
 parameters = { "path.token" = "%s" }
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "410", "429"]
 """
 
 
@@ -77,17 +79,21 @@ def populate(portal: Portal) -> tuple[dict[str, str], str]:
         "approve-me": _create(portal, "bucket", "approve-me", storage_gb=600),
         "reject-me": _create(portal, "bucket", "reject-me", storage_gb=600),
         "db": _create(portal, "postgres-database", "db"),
+        "db-spare": _create(portal, "postgres-database", "db-spare"),
+        "bucket-spare": _create(portal, "bucket", "bucket-spare"),
         "nb-ready": _create(portal, "jupyter-notebook", "nb-ready"),
         "nb-stopped": _create(portal, "jupyter-notebook", "nb-stopped"),
         "job-running": _create(portal, "training-job", "job-running", command="sleep 3000"),
         "job-failed": _create(portal, "training-job", "job-failed", command="python -c 'raise SystemExit(3)'"),
         "job-failed-2": _create(portal, "training-job", "job-failed-2", command="python -c 'raise SystemExit(4)'"),
+        "job-failed-3": _create(portal, "training-job", "job-failed-3", command="python -c 'raise SystemExit(5)'"),
     }
     for name in ("approve-me", "reject-me"):
         portal.wait_state(ids[name], {"awaiting_approval"})
-    portal.wait_state(ids["db"], {"ready"}, timeout=300)
+    for name in ("db", "db-spare", "bucket-spare"):
+        portal.wait_state(ids[name], {"ready"}, timeout=300)
     portal.wait_state(ids["job-running"], {"running"}, timeout=300)
-    for name in ("job-failed", "job-failed-2"):
+    for name in ("job-failed", "job-failed-2", "job-failed-3"):
         portal.wait_state(ids[name], {"failed"}, timeout=300)
     for name in ("nb-ready", "nb-stopped"):
         portal.wait_state(ids[name], {"ready"}, timeout=300)

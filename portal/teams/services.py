@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -26,6 +27,17 @@ def _forget_roles(user) -> None:
             delattr(user, attr)
 
 
+def new_team_slug(name: str) -> str:
+    """The address of a new team called `name`: its letters and digits (accents dropped), or, for a name that has
+    too few of them (a name in another script, "42"), "team-" and a fingerprint of the name. Any name works."""
+    slug = slugify(name)[:40].strip("-")
+    if re.match(SLUG_RE, slug):
+        return slug
+    if re.match(SLUG_RE, f"team-{slug}"):
+        return f"team-{slug}"
+    return "team-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
 def join_request_create(*, user, team: Team | None = None, new_team_name: str = "", message: str = "") -> JoinRequest:
     """Ask to join `team`, or (without a team) for a new team called `new_team_name`."""
     message = (message or "").strip()[:2000]
@@ -42,13 +54,7 @@ def join_request_create(*, user, team: Team | None = None, new_team_name: str = 
     if team is None:
         if len(new_team_name) > 100:
             raise PortalError("Keep the team's name under 100 characters.", code="invalid")
-        slug = slugify(new_team_name)[:40].strip("-")
-        if not re.match(SLUG_RE, slug or ""):
-            raise PortalError(
-                "Give the new team a name with at least two letters or digits.",
-                code="invalid",
-                fields={"new_team_name": "Too short."},
-            )
+        slug = new_team_slug(new_team_name)
         if Team.objects.filter(slug=slug).exists():
             raise PortalError(
                 f"A team called {new_team_name!r} exists already: ask to join it instead.",

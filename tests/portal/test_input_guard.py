@@ -290,6 +290,8 @@ def test_free_form_values_in_the_schema_are_what_the_edge_takes(api, alice):
     item = schema["components"]["schemas"][ref]["properties"]["resources"]["items"]
     item = schema["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]] if "$ref" in item else item
     assert item["properties"]["parameters"]["additionalProperties"] == {"$ref": "#/components/schemas/JsonValue"}
+    assert item["properties"]["parameters"]["propertyNames"] == {"pattern": "^[^\\x00]*$"}  # the edge refuses NUL
+    assert branches["object"]["propertyNames"] == {"pattern": "^[^\\x00]*$"}
     nested = {"team": "team-a", "resources": [{"name": "x", "template": "bucket", "parameters": {"a": [[2**64]]}}]}
     refused = api(alice).post("/api/v1/apply/", nested, format="json")
     assert refused.status_code == 400 and "too large" in refused.json()["message"]

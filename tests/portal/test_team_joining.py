@@ -61,6 +61,26 @@ def test_a_new_team_is_made_when_a_keeper_accepts_and_the_asker_is_its_admin(api
     assert Membership.objects.get(user=person, team=team).role == "admin"
 
 
+@pytest.mark.parametrize(
+    "name, slug",
+    [("Météo Lab", "meteo-lab"), ("42", "team-42"), ("èd", "ed"), ("気象研究室", None), ("✓", None)],
+)
+def test_any_team_name_gets_an_address(api, keeper, name, slug):
+    """Names in any script: the letters and digits make the address, or "team-" and a fingerprint of the name."""
+    from portal.models import SLUG_RE
+
+    person = UserFactory(username="founder")
+    response = api(person).post("/api/v1/join-requests/", {"new_team_name": name}, format="json")
+    assert response.status_code == 201, response.json()
+    pk = response.json()["id"]
+    assert api(keeper).post(f"/api/v1/join-requests/{pk}/decide/", {"accept": True}, format="json").status_code == 200
+    team = Membership.objects.get(user=person).team
+    assert team.name == name and re.match(SLUG_RE, team.slug)
+    assert team.slug == slug if slug else team.slug.startswith("team-")
+    again = api(UserFactory(username="second")).post("/api/v1/join-requests/", {"new_team_name": name}, format="json")
+    assert again.status_code == 409  # the same name gives the same address: it exists now
+
+
 def test_declined_request_says_why(api, alice_admin, team_a):
     person = UserFactory(username="outsider")
     pk = api(person).post("/api/v1/join-requests/", {"team": "team-a"}, format="json").json()["id"]

@@ -189,6 +189,19 @@ def test_same_idempotency_key_twice_makes_one_resource(templates, api, alice, db
     assert first.status_code == 201 and second.status_code == 200
     assert first.json()["id"] == second.json()["id"]
     assert Resource.objects.count() == 1
+    # The key with a different request (found by the outside fuzz run: it answered the first resource, 200)
+    for other in (
+        {"template": "postgres-database", "name": "once"},
+        {"template": "bucket", "name": "twice"},
+        {"template": "bucket", "name": "once", "parameters": {"storage_gb": 7}},
+    ):
+        response = client.post("/api/v1/resources/", other, format="json", HTTP_IDEMPOTENCY_KEY="abc-123")
+        assert response.status_code == 409 and "already used for a different request" in response.json()["message"]
+    same = client.post(
+        "/api/v1/resources/", {**body, "parameters": {"storage_gb": 50}}, format="json", HTTP_IDEMPOTENCY_KEY="abc-123"
+    )
+    assert same.status_code == 200  # the value it has: the same request
+    assert Resource.objects.count() == 1
 
 
 def test_same_form_submitted_twice_makes_one_resource(templates, signed_in, alice, db):
