@@ -15,6 +15,7 @@ from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.models import Team
 from portal.permissions import is_keeper
+from portal.slugs import slug_for
 
 EDITABLE = ["name", "kind", "summary", "body", "owner_team", "owner_label", "tags", "lifecycle", "links", "featured"]
 
@@ -31,9 +32,10 @@ def entry_save(*, user, entry: Entry | None = None, data: dict, request=None) ->
     creating = entry is None
     with transaction.atomic():
         if creating:
-            slug = data.get("slug") or slugify(data.get("name", ""))[:80]
-            if not slug:
+            name = (data.get("name") or "").strip()
+            if not name and not data.get("slug"):
                 raise PortalError("Give the entry a name.", code="invalid", fields={"name": "Required."})
+            slug = data.get("slug") or slug_for(name, prefix="entry", max_length=80)
             if Entry.objects.filter(slug=slug).exists():
                 raise PortalError(
                     f"An entry with the address '{slug}' exists already; choose another name.",

@@ -98,6 +98,10 @@ def run() -> int:
             "-",
             "--graceful-timeout",
             "10",
+            # gunicorn's largest (4094 by default): a long search or filter gets the portal's own 400 in words,
+            # not gunicorn's HTML 414.
+            "--limit-request-line",
+            "8190",
         ],
         "worker": [
             _bin("celery"),

@@ -37,8 +37,8 @@ FIELD_ERRORS_SCHEMA = {
 # A free-form value (declared parameters, answers...): what the edge lets through, at any depth.
 JSON_VALUE_SCHEMA = {
     "description": "Any JSON value the portal can store: text without NUL, numbers within ±(2^63-1).",
-    "nullable": True,
     "anyOf": [
+        {"type": "null"},
         {"type": "string", "pattern": NO_NUL_PATTERN},
         {"type": "boolean"},
         {"type": "number", "minimum": -BIGINT, "maximum": BIGINT},
@@ -60,20 +60,27 @@ ERROR_STATUSES = {
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
+def types_of(node: dict) -> set[str]:
+    """A schema's types: OpenAPI 3.1 (JSON Schema) writes a nullable one as a list, ["string", "null"]."""
+    kind = node.get("type")
+    return {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+
+
 def _client_sent(node) -> None:
-    """What a client sends: strings without NUL, objects without undeclared (or NUL-named) properties."""
+    """What a client sends: strings without NUL, numbers a database holds, objects without undeclared (or
+    NUL-named) properties."""
     if isinstance(node, dict):
-        if node.get("type") == "string" and not ({"enum", "pattern", "format"} & node.keys()):
+        kinds = types_of(node)
+        if "string" in kinds and not ({"enum", "pattern", "format", "const"} & node.keys()):
             node["pattern"] = NO_NUL_PATTERN
-        if node.get("type") in ("integer", "number") and "enum" not in node:
+        if kinds & {"integer", "number"} and not ({"enum", "const"} & node.keys()):
             # What PostgreSQL's bigint holds; the edge refuses the rest (portal.input_guard, portal.parsers).
             node.setdefault("maximum", BIGINT)
             node.setdefault("minimum", -BIGINT)
-        if node.get("type") == "object" and node.get("properties"):
+        if "object" in kinds and node.get("properties"):
             node.setdefault("additionalProperties", False)
-        elif node.get("type") == "object" and node.get("additionalProperties") in ({}, True):
-            # What the edge takes. (propertyNames is JSON Schema's, beyond OpenAPI 3.0's subset: generic 3.0 tools
-            # skip it; schemathesis and JSON Schema validators read it. The template parameter schemas use it too.)
+        elif "object" in kinds and node.get("additionalProperties") in ({}, True, None):
+            # What the edge takes: any value it can store, under a name without NUL.
             node["additionalProperties"] = {"$ref": "#/components/schemas/JsonValue"}
             node.setdefault("propertyNames", {"pattern": NO_NUL_PATTERN})
         for key, value in node.items():
@@ -278,8 +285,22 @@ def _invitation_example(result: dict, request) -> None:
         media["example"] = {"recipient": "newcomer@example.org", "role": "member"}
 
 
+def _distinct_types(node) -> None:
+    """["object", "null", "null"] -> ["object", "null"]: drf-spectacular adds "null" once per reason a field may be
+    null (its own and the serializer's), and a type list must not repeat itself."""
+    if isinstance(node, dict):
+        if isinstance(node.get("type"), list):
+            node["type"] = list(dict.fromkeys(node["type"]))
+        for value in node.values():
+            _distinct_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            _distinct_types(value)
+
+
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] (after drf-spectacular's own enum hook)."""
+    _distinct_types(result)
     _own_teams(result, request)
     _member_example(result, request)
     _invitation_example(result, request)
@@ -349,7 +370,7 @@ class CharFieldExtension(OpenApiSerializerFieldExtension):
             and not field.read_only
             and not field.allow_blank
             and field.trim_whitespace
-            and schema.get("type") == "string"
+            and "string" in types_of(schema)
             and not ({"enum", "pattern", "format"} & schema.keys())
         ):
             schema["pattern"] = NON_BLANK_PATTERN

@@ -225,6 +225,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Everything the portal's pages do: catalog, guides, resources. Authenticate with "
     "`Authorization: Token <token>` (get one from POST /api/v1/auth/token/).",
     "VERSION": "1.0.0",
+    # OpenAPI 3.1: its schemas are JSON Schema 2020-12, the dialect the template parameters are written in, so
+    # rules like propertyNames (no NUL in a free-form key, environment variable names) are part of the contract.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from portal.audit import audit_record
 from portal.errors import NotAllowed, NotFound, PortalError
@@ -18,6 +15,7 @@ from portal.models import SLUG_RE, Membership, Team
 from portal.notifications.models import Kind
 from portal.notifications.services import notify, notify_keepers, notify_team_admins
 from portal.permissions import can_admin_team, is_keeper
+from portal.slugs import slug_for
 from portal.teams.models import Decision, Invitation, JoinRequest, QuotaRequest, token_digest
 
 
@@ -29,13 +27,8 @@ def _forget_roles(user) -> None:
 
 def new_team_slug(name: str) -> str:
     """The address of a new team called `name`: its letters and digits (accents dropped), or, for a name that has
-    too few of them (a name in another script, "42"), "team-" and a fingerprint of the name. Any name works."""
-    slug = slugify(name)[:40].strip("-")
-    if re.match(SLUG_RE, slug):
-        return slug
-    if re.match(SLUG_RE, f"team-{slug}"):
-        return f"team-{slug}"
-    return "team-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    too few of them (a name in another script, "42"), "team-" and them or a fingerprint of the name."""
+    return slug_for(name, prefix="team", max_length=40, pattern=SLUG_RE)
 
 
 def join_request_create(*, user, team: Team | None = None, new_team_name: str = "", message: str = "") -> JoinRequest:
