@@ -77,8 +77,27 @@ def _text(value) -> str:
     return str(value)
 
 
+# PostgreSQL's "try again" states: two requests changed the same rows at the same moment (a deadlock, a
+# serialization failure, a lock it was told not to wait for). The database is fine; the request did nothing.
+CONCURRENCY_SQLSTATES = {"40P01", "40001", "55P03"}
+CONCURRENCY_MESSAGE = "Something else changed this at the same moment, so nothing was changed. Please try again."
+
+
+def concurrency_conflict(exc) -> bool:
+    """Whether `exc` (a database error) is a collision with another request, not a loss of the database."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "sqlstate", None) in CONCURRENCY_SQLSTATES:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def api_exception_handler(exc, context):
     """Every API error as {"error": code, "message": text, "fields": {field: "message"}} (see field_messages)."""
+    if concurrency_conflict(exc):
+        return Response({"error": "conflict", "message": CONCURRENCY_MESSAGE}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, PortalError):
         body = {"error": exc.code, "message": exc.message}
         if exc.fields:

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from portal.errors import CONCURRENCY_MESSAGE, concurrency_conflict
 from portal.permissions import is_keeper, teams_visible_to
 from portal.redirects import safe_next
 from portal.selectors import current_team, membership_list
@@ -121,6 +122,10 @@ def _wants_json(request) -> bool:
 def server_error(request):
     """500 handler: a database outage becomes a clear 503 that says the data is safe."""
     exc = sys.exc_info()[1]
+    if concurrency_conflict(exc):  # two requests at the same moment: the database is fine, try again
+        if _wants_json(request):
+            return JsonResponse({"error": "conflict", "message": CONCURRENCY_MESSAGE}, status=409)
+        return render(request, "400.html", {"message": CONCURRENCY_MESSAGE}, status=409)
     if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
         # Only a lost database is an outage; what it refused to store (DataError, IntegrityError...) is a bug or
         # bad input, which portal.input_guard answers with a 400 before it gets here. No alert is sent from

@@ -110,6 +110,15 @@ def heartbeat_stale(operation) -> bool:
     return operation.heartbeat_at is None or operation.heartbeat_at < limit
 
 
+SUPERSEDED = "the resource is being deleted, and the delete stops whatever it was doing."
+
+
+def superseded(operation, resource) -> bool:
+    """A delete came after this operation (a stop, start or create whose worker died, or that is still running):
+    the delete decides the resource's end, not this operation."""
+    return resource.state in (State.DELETING, State.DELETED) and operation.action != Action.DELETE
+
+
 def claim(operation_id: int, worker: str):
     """Lock and start the operation. Returns (operation, resource) or a string saying why not."""
     with transaction.atomic():
@@ -126,8 +135,17 @@ def claim(operation_id: int, worker: str):
         if earlier.exists():
             return "wait"
         taking_over = operation.state == OperationState.RUNNING
+        # Only the resource's row (not its team's or template's: a start locks the team first, then the resource).
+        resource = (
+            Resource.objects.select_for_update(of=("self",))
+            .select_related("team", "template")
+            .get(pk=operation.resource_id)
+        )
+        if superseded(operation, resource):
+            operation.cancel(SUPERSEDED)
+            event(resource, f"{DOING[operation.action]} was not finished: {SUPERSEDED}", operation=operation)
+            return "superseded"
         operation.start(worker=worker)
-        resource = Resource.objects.select_for_update().select_related("team", "template").get(pk=operation.resource_id)
         if resource.state != State.QUEUED:  # a queued resource keeps its place in the queue while it tries again
             resource.state = RUNNING_STATE[operation.action]
             resource.status_message = f"{DOING[operation.action]} {resource.get_kind_display().lower()}..."
@@ -151,7 +169,7 @@ def claim(operation_id: int, worker: str):
 def operation_execute(*, operation_id: int, worker: str) -> str:
     """Run one operation to its end. Idempotent: a second call, or one after a crash half-way, ends the same.
 
-    Returns what happened: done, succeeded, failed, errored, retry, wait, busy, running-elsewhere, gone.
+    Returns what happened: done, succeeded, failed, errored, retry, wait, busy, running-elsewhere, gone, superseded.
     """
     claimed = claim(operation_id, worker)
     if isinstance(claimed, str):
@@ -216,6 +234,8 @@ def _operation_queued(operation, resource, log, exc: Queued) -> str:
     """The resource waits for capacity: the operation goes back to the queue, no worker is held."""
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        if superseded(operation, resource):
+            return _operation_superseded(operation, resource, log)
         Operation.objects.filter(pk=operation.pk).update(
             state=OperationState.QUEUED, attempt=operation.attempt - 1, enqueued_at=timezone.now()
         )
@@ -239,9 +259,18 @@ def after_transition(resource) -> None:
         transaction.on_commit(gpus.queue_advance)
 
 
+def _operation_superseded(operation, resource, log) -> str:
+    """Locked: the operation ended after a delete was asked for; the resource's state is the delete's."""
+    operation.cancel(SUPERSEDED)
+    log(f"Ended, but {SUPERSEDED}")
+    return "superseded"
+
+
 def _operation_succeeded(operation, resource, log, result, driver) -> str:
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        if superseded(operation, resource):
+            return _operation_superseded(operation, resource, log)
         now = timezone.now()
         if operation.action == Action.DELETE:
             resource.state, resource.status_message, resource.deleted_at = State.DELETED, "Deleted.", now
@@ -300,6 +329,8 @@ def _operation_failed(
         return "retry"
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
+        if superseded(operation, resource):
+            return _operation_superseded(operation, resource, log)
         operation.fail(message, errored=errored)
         log(f"Failed: {message}")
         resource.state = state or State.FAILED

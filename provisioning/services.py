@@ -426,7 +426,8 @@ def resource_delete(*, resource, user=None, request=None, reason: str = "") -> R
             event(resource, f"Deleted by {user.get_username()}; it was rejected, so nothing had been made.")
             audit_record(actor=user, action="resource.delete", target=resource, request=request)
             return resource
-        for operation in resource.operations.filter(state=OperationState.QUEUED):
+        # skip_locked: one a worker is claiming right now is left to it (it sees the delete and stands down).
+        for operation in resource.operations.filter(state=OperationState.QUEUED).select_for_update(skip_locked=True):
             operation.cancel("Cancelled: the resource is being deleted.")
         resource.state, resource.status_message = State.DELETING, "Deleting..."
         resource.save(update_fields=["state", "status_message", "updated_at"])

@@ -14,7 +14,9 @@ def notebook_keep_running(*, user, resource_id) -> object:
 
     with transaction.atomic():
         resource = (
-            scope_to_teams(Resource.objects.select_for_update(), user).filter(pk=resource_id, kind="notebook").first()
+            scope_to_teams(Resource.objects.select_for_update(of=("self",)), user)
+            .filter(pk=resource_id, kind="notebook")
+            .first()
         )
         if resource is None:
             raise NotFound("There is no such notebook in your teams.")

@@ -282,3 +282,31 @@ def test_failure_leaves_a_retryable_state(live_worker, templates, team_a, alice,
     resource = wait_for(resource, State.READY)
     services.resource_delete(resource=resource, user=alice)
     wait_for(resource, State.DELETED)
+
+
+@pytest.mark.django_db
+def test_a_delete_after_a_stop_whose_worker_died_supersedes_it(templates, team_a, alice, settings):
+    """Found by the outside fuzz run: a stop claimed by a worker that then died, and a delete asked for meanwhile.
+    The take-over set the deleting resource to 'stopping', which the transition table refuses: the operation
+    raised, stayed running, and reconcile took it over again and again, with the delete waiting behind it forever.
+    Now the delete supersedes it: the stop is cancelled, the delete runs, the resource is gone."""
+    from provisioning import engine
+    from provisioning.models import OperationState
+    from tests.factories import make_resource
+
+    notebook = make_resource(templates["jupyter-notebook"], team_a, alice, name="nb", state="ready")
+    services.resource_stop(resource=notebook, user=alice)
+    stop = Operation.objects.get(resource=notebook, action="stop")
+    assert engine.claim(stop.pk, "worker-that-dies") != "busy"  # claimed; then its worker dies
+    services.resource_delete(resource=Resource.objects.get(pk=notebook.pk), user=alice)
+    assert Resource.objects.get(pk=notebook.pk).state == State.DELETING
+    stale = timezone.now() - timedelta(seconds=settings.OPERATION_HEARTBEAT_TIMEOUT_SECONDS + 60)
+    Operation.objects.filter(pk=stop.pk).update(heartbeat_at=stale)
+
+    assert engine.operation_execute(operation_id=stop.pk, worker="other") == "superseded"
+    stop.refresh_from_db()
+    assert stop.state == OperationState.CANCELLED and "being deleted" in stop.error
+    assert Resource.objects.get(pk=notebook.pk).state == State.DELETING  # the delete's, untouched
+    delete = Operation.objects.get(resource=notebook, action="delete")
+    assert engine.operation_execute(operation_id=delete.pk, worker="other") == "succeeded"
+    assert Resource.objects.get(pk=notebook.pk).state == State.DELETED
