@@ -228,6 +228,18 @@ def _json_kind(field) -> list[tuple[tuple, str]]:
     return []
 
 
+def _whole_floats_as_integers(data: dict, name: str, field) -> None:
+    """5.0 is a whole number (JSON has one number type; JSON Schema, which the API schema is written in, calls 5.0
+    an integer): an integer field takes it as 5. 5.5 stays and is refused in words."""
+    if isinstance(field, serializers.ListField) and isinstance(data.get(name), list):
+        if isinstance(field.child, serializers.IntegerField):
+            data[name] = [int(v) if isinstance(v, float) and v.is_integer() else v for v in data[name]]
+    elif isinstance(field, serializers.IntegerField):
+        value = data.get(name)
+        if isinstance(value, float) and value.is_integer():
+            data[name] = int(value)
+
+
 def refuse_unknown_fields() -> None:
     """Every DRF serializer refuses fields it does not know (a typo is not silently dropped), and a list of related
     objects refuses an object in place of the list: the schema says `additionalProperties: false` and `type: array`
@@ -258,6 +270,7 @@ def refuse_unknown_fields() -> None:
             if isinstance(data, JSONObject):
                 wrong = {}
                 for name, field in self.fields.items():
+                    _whole_floats_as_integers(data, name, field)
                     values = [data.get(name)]
                     if isinstance(field, serializers.ListField) and isinstance(data.get(name), list):
                         field, values = field.child, data[name]

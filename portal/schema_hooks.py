@@ -287,10 +287,12 @@ def _invitation_example(result: dict, request) -> None:
 
 def _distinct_types(node) -> None:
     """["object", "null", "null"] -> ["object", "null"]: drf-spectacular adds "null" once per reason a field may be
-    null (its own and the serializer's), and a type list must not repeat itself."""
+    null (its own and the serializer's), and a type list must not repeat itself. A nullable enum lists null."""
     if isinstance(node, dict):
         if isinstance(node.get("type"), list):
             node["type"] = list(dict.fromkeys(node["type"]))
+            if "null" in node["type"] and isinstance(node.get("enum"), list) and None not in node["enum"]:
+                node["enum"].append(None)  # a nullable choice: JSON Schema's enum must list null itself
         for value in node.values():
             _distinct_types(value)
     elif isinstance(node, list):
@@ -345,6 +347,8 @@ class SlugRelatedFieldExtension(OpenApiSerializerFieldExtension):
             slugs = list(field.get_queryset().order_by(field.slug_field).values_list(field.slug_field, flat=True)[:501])
             if 0 < len(slugs) <= 500:
                 schema["enum"] = slugs
+                if field.allow_null:  # JSON Schema: a nullable choice lists null itself
+                    schema["type"], schema["enum"] = ["string", "null"], [*slugs, None]
         return schema
 
 

@@ -33,3 +33,16 @@ def test_a_scientist_who_administers_nothing_gets_no_member_example(api, alice, 
         "slug": None,
         "user_id": None,
     }
+
+
+def test_a_nullable_choice_lists_null_among_its_values(api, keeper, team_a):
+    """OpenAPI 3.1: `owner_team` may be null (the Keepers own the entry); its enum of teams must say so, or a
+    client that sends null (what the server takes) is told it is wrong."""
+    schema = api(keeper).get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    choices = components["EntryRequest"]["properties"]["owner_team"]["oneOf"]
+    variants = [components[c["$ref"].rsplit("/", 1)[1]] for c in choices]
+    assert any(v.get("enum") == ["team-a"] for v in variants)
+    assert any(v.get("enum") == [None] or v.get("type") == "null" for v in variants)
+    created = api(keeper).post("/api/v1/catalog/", {"name": "Shared disk", "owner_team": None}, format="json")
+    assert created.status_code == 201 and created.json()["owner_team"] is None

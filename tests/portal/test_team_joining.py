@@ -229,3 +229,14 @@ def test_member_cannot_ask_for_quota_or_invite(api, alice, team_a):
         == 403
     )
     assert Invitation.objects.count() == 0
+
+
+def test_a_whole_number_written_with_a_point_is_a_whole_number(api, alice_admin, team_a):
+    """JSON has one number type and the API schema (JSON Schema) calls 4.0 an integer: it is taken as 4; 4.5 is
+    refused in words. (The outside fuzz run sent 4.0 after the schema became OpenAPI 3.1.)"""
+    body = {"team": "team-a", "field": "max_gpus", "reason": "Bigger models"}
+    half = api(alice_admin).post("/api/v1/quota-requests/", {**body, "requested": 4.5}, format="json")
+    assert half.status_code == 400 and half.json()["fields"]["requested"] == "Must be a whole number."
+    whole = api(alice_admin).post("/api/v1/quota-requests/", {**body, "requested": 4.0}, format="json")
+    assert whole.status_code == 201, whole.json()
+    assert whole.json()["requested"] == 4 and isinstance(whole.json()["requested"], int)
