@@ -7,7 +7,6 @@ from collections import Counter
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from catalog.radar_models import (
     CRITERIA,
@@ -24,6 +23,7 @@ from catalog.radar_models import (
 from portal.audit import audit_record
 from portal.errors import NotAllowed, PortalError
 from portal.permissions import can_use_team, is_keeper
+from portal.slugs import slug_for
 
 
 def _links_clean(links) -> list[dict]:
@@ -74,9 +74,7 @@ def proposal_create(
         raise PortalError("A proposal needs a name, a description and a quadrant.", code="invalid", fields=errors)
     if tried_by is not None and not can_use_team(user, tried_by):
         raise NotAllowed("You can say only your own team tried it.")
-    slug = slugify(name)[:80]
-    if not slug:
-        raise PortalError("Give a name with letters or digits.", code="invalid", fields={"name": "No letters."})
+    slug = slug_for(name, prefix="tech", max_length=80)  # any name, in any script, gets an address
     links = _links_clean(links)
     with transaction.atomic():
         technology, created = Technology.objects.get_or_create(

@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
         "provisioning.api_schema.postprocess",
         "guides.api_schema.postprocess",
         "utilities.api_schema.postprocess",
+        "files.api_schema.postprocess",
         "portal.schema_hooks.postprocess",
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -99,15 +99,20 @@ def _resource_examples(paths: dict, user) -> None:
         if fresh:
             chosen[action] = fresh[0]
             used.add(fresh[0])
+    # Deleting one: a resource no other operation's example uses (examples run in any order), or none.
+    spare = next((str(r.pk) for r in live if str(r.pk) not in used), None)
     for path, item in paths.items():
         if not path.startswith(RESOURCE_PREFIX) or (example := chosen.get(_action_of(path))) is None:
             continue
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            value = spare if method == "delete" and _action_of(path) == ANY_LIVE else example
+            if value is None:
+                continue
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter.get("name") == "resource_id":
-                    parameter["example"] = example
+                    parameter["example"] = value
 
 
 KEEP_RUNNING = "/api/v1/notifications/keep-running/{resource_id}/"

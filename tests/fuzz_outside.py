@@ -75,6 +75,8 @@ def populate(portal: Portal) -> tuple[dict[str, str], str]:
     """A team's portal in use: something in every state an operation needs. Returns (name -> id, the token of an
     invitation for the Keeper)."""
     token = django_shell(PEOPLE_SEED, data=portal.data).split("INVITATION-TOKEN ", 1)[1].split()[0]
+    for name in ("notes.txt", "results.txt"):  # files in the team folder (rename, rewrite)
+        portal.call("PUT", "/api/v1/files/team-demo/text/", {"path": name, "text": f"{name}\n"})
     ids = {
         "approve-me": _create(portal, "bucket", "approve-me", storage_gb=600),
         "reject-me": _create(portal, "bucket", "reject-me", storage_gb=600),

@@ -244,7 +244,11 @@ def invitation_accept(*, token: str, user) -> Membership:
         invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
         problem = invitation_problem(invitation, user)
         if problem:
-            status = 403 if "another person" in problem or "sent to" in problem else 410
+            # Used already: a conflict with its state (409). Withdrawn or expired: gone (410). Someone else's: 403.
+            if "another person" in problem or "sent to" in problem:
+                status = 403
+            else:
+                status = 409 if invitation.accepted_at else 410
             raise PortalError(problem, code="invitation_unusable", status_code=status)
         membership, created = Membership.objects.get_or_create(
             user=user, team=invitation.team, defaults={"role": invitation.role}

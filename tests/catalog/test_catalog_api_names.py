@@ -23,3 +23,10 @@ def test_any_entry_name_gets_an_address(api, keeper, name, slug):
 def test_a_blank_name_is_refused_in_words(api, keeper):
     response = api(keeper).post("/api/v1/catalog/", {"name": "   ", "summary": "x"}, format="json")
     assert response.status_code == 400 and response.json()["fields"]["name"]
+
+
+@pytest.mark.parametrize("name", ["Polars", "¡.", "深層学習"])
+def test_any_technology_name_can_be_proposed_for_the_radar(api, alice, name):
+    body = {"name": name, "quadrant": "techniques", "description": "For our pipelines."}
+    response = api(alice).post("/api/v1/radar/proposals/", body, format="json")
+    assert response.status_code == 201, response.json()

@@ -46,3 +46,20 @@ def test_a_nullable_choice_lists_null_among_its_values(api, keeper, team_a):
     assert any(v.get("enum") == [None] or v.get("type") == "null" for v in variants)
     created = api(keeper).post("/api/v1/catalog/", {"name": "Shared disk", "owner_team": None}, format="json")
     assert created.status_code == 201 and created.json()["owner_team"] is None
+
+
+def test_the_files_operations_get_the_callers_folder_and_files_that_exist(api, alice):
+    from files.roots import team_store
+
+    team = alice.memberships.first().team
+    store = team_store(team)
+    for name in ("a.txt", "b.txt"):
+        store.write(name, __import__("io").BytesIO(b"x\n"))
+    schema = api(alice).get("/api/schema/?format=json").json()
+    rename = schema["paths"]["/api/v1/files/{key}/rename/"]["post"]
+    assert _path_examples(schema, "/api/v1/files/{key}/rename/", "post") == {"key": f"team-{team.slug}"}
+    body = rename["requestBody"]["content"]["application/json"]["example"]
+    assert body == {"path": "a.txt", "new_name": "renamed-a.txt"}
+    text = schema["paths"]["/api/v1/files/{key}/text/"]["put"]["requestBody"]["content"]["application/json"]
+    assert text["example"]["path"] == "b.txt"  # another file: examples run in any order
+    assert api(alice).post(f"/api/v1/files/team-{team.slug}/rename/", body, format="json").status_code == 200

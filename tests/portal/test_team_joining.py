@@ -120,7 +120,7 @@ def test_invitation_link_works_once_expires_and_is_only_for_its_person(client, a
     # Once only.
     Membership.objects.filter(user=carol).delete()
     again = client.post(path)
-    assert again.status_code == 410 and "used already" in again.content.decode()
+    assert again.status_code == 409 and "used already" in again.content.decode()  # its state: used
     assert not Membership.objects.filter(user=carol).exists()
 
     # Expired.
