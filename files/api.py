@@ -13,6 +13,7 @@ from files.paths import MAX_NAME_LENGTH, MAX_PATH_LENGTH, path_clean
 from files.roots import root_get, roots_list
 from files.views import download_response
 from portal.errors import PortalError
+from portal.input_guard import single_param
 from portal.permissions import teams_visible_to
 
 # What files.paths accepts, as patterns for the schema (the same rules; the server checks with files.paths).
@@ -21,9 +22,10 @@ _SPACES = "\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3
 _SOLID = f"[^\\x00-\\x1f\\x7f/\\\\.{_SPACES}]"  # and not a dot or a space
 _NAME = f"(?:{_ALLOWED}*{_SOLID}{_ALLOWED}*|[{_SPACES}]*\\.{{3,}}[{_SPACES}]*)"  # not blank, not . or ..
 _FIRST = _NAME.replace("\\x7f/", "\\x7f:/")  # the first name holds no ':' (no drive letters)
-NAME_PATTERN = f"^{_NAME}$"
-PATH_PATTERN = f"^(?:(?:{_FIRST}|\\.)(?:/(?:{_NAME}|\\.)?)*)?$"  # relative, no '..', '' is the top
-BELOW_TOP = f"^(?:\\./+)*{_FIRST}(?:/(?:{_NAME}|\\.)?)*$"  # something below the top folder
+_SHORT = "(?![\\s\\S]*[^/]{256})"  # no name longer than 255 (files.paths counts bytes: 255 for ASCII names)
+NAME_PATTERN = f"^{_SHORT}{_NAME}$"
+PATH_PATTERN = f"^{_SHORT}(?:(?:{_FIRST}|\\.)(?:/(?:{_NAME}|\\.)?)*)?$"  # relative, no '..', '' is the top
+BELOW_TOP = f"^{_SHORT}(?:\\./+)*{_FIRST}(?:/(?:{_NAME}|\\.)?)*$"  # something below the top folder
 PATH_PARAMETER = OpenApiParameter(
     "path",
     str,
@@ -39,7 +41,10 @@ ITEM_PARAMETER = OpenApiParameter(
 def _pattern(regex: str, **kwargs):
     return serializers.RegexField(
         regex,
-        error_messages={"invalid": "Give a path or name without control characters, '..' or a leading '/'."},
+        error_messages={
+            "invalid": "Give a path or name without control characters, '..' or a leading '/', "
+            "and names of at most 255 characters."
+        },
         **kwargs,
     )
 
@@ -102,7 +107,7 @@ class RootList(APIView):
     )
     def get(self, request):
         teams = teams_visible_to(request.user)
-        if slug := request.query_params.get("team"):
+        if slug := single_param(request, "team"):
             teams = teams.filter(slug=slug)
         roots = [root for team in teams.order_by("name")[:50] for root in roots_list(user=request.user, team=team)]
         return Response(RootSerializer(roots, many=True).data)
@@ -114,7 +119,7 @@ class RootDetail(APIView):
     @extend_schema(parameters=[PATH_PARAMETER], responses=ListingSerializer)
     def get(self, request, key):
         root = root_get(user=request.user, key=key)
-        path = path_clean(request.query_params.get("path"))
+        path = path_clean(single_param(request, "path"))
         if root.store.is_dir(path):
             entries = sorted(root.store.list(path), key=lambda e: (not e.is_dir, e.name))
             body = {"root": key, "path": path, "is_dir": True, "entries": FileEntrySerializer(entries, many=True).data}
@@ -125,7 +130,7 @@ class RootDetail(APIView):
     @extend_schema(parameters=[ITEM_PARAMETER], responses={204: None})
     def delete(self, request, key):
         root = root_get(user=request.user, key=key)
-        services.file_delete(user=request.user, root=root, path=request.query_params.get("path", ""), request=request)
+        services.file_delete(user=request.user, root=root, path=single_param(request, "path", ""), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -137,7 +142,7 @@ class Download(APIView):
     )
     def get(self, request, key):
         root = root_get(user=request.user, key=key)
-        return download_response(root, path_clean(request.query_params.get("path")))
+        return download_response(root, path_clean(single_param(request, "path")))
 
 
 class Upload(APIView):

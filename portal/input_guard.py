@@ -288,6 +288,14 @@ def refuse_unknown_fields() -> None:
     serializers.Serializer.to_internal_value = to_internal_value
 
 
+def single_param(request, name: str, default=None):
+    """A query parameter that takes one value: given twice, a 400 in words (not the last one silently)."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise UnusableInput(name, f"{label(name)} was given more than once; give it once.", code="invalid")
+    return values[0] if values else default
+
+
 def query_params(serializer_class: type[serializers.Serializer], request) -> dict:
     """The request's query parameters validated by `serializer_class` (the one its schema lists); 400 otherwise."""
     fields = serializer_class().fields

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.input_guard import single_param
 from portal.serializers import ErrorSerializer
 from provisioning import declarative
 
@@ -77,4 +78,4 @@ class Export(APIView):
         responses={200: DeclarationSerializer, 400: ErrorSerializer},
     )
     def get(self, request):
-        return Response(declarative.declaration_export(user=request.user, team_slug=request.query_params.get("team")))
+        return Response(declarative.declaration_export(user=request.user, team_slug=single_param(request, "team")))

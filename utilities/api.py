@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.errors import PortalError
+from portal.input_guard import single_param
 from portal.serializers import ErrorSerializer
 from utilities.ids import KINDS, MAX_COUNT, ids_generate
 
@@ -39,6 +40,6 @@ class IdsView(APIView):
         responses={200: IdsSerializer, 400: ErrorSerializer},
     )
     def get(self, request):
-        kind = request.query_params.get("kind", "uuid4")  # given empty: not one of the kinds, a 400
-        ids = ids_generate(kind=kind, count=parse_count(request.query_params.get("count")))
+        kind = single_param(request, "kind", "uuid4")  # given empty: not one of the kinds, a 400
+        ids = ids_generate(kind=kind, count=parse_count(single_param(request, "count")))
         return Response({"kind": kind, "ids": ids})

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.errors import NotAllowed, PortalError
+from portal.input_guard import single_param
 from portal.keeper_requests import services
 from portal.keeper_requests.models import AboutType, KeeperReply, KeeperRequest, RequestKind, RequestStatus
 from portal.permissions import is_keeper, teams_visible_to
@@ -73,10 +74,10 @@ class RequestList(APIView):
 
     @extend_schema(responses=RequestSerializer(many=True))
     def get(self, request):
-        if request.query_params.get("inbox") and is_keeper(request.user):
+        if single_param(request, "inbox") and is_keeper(request.user):
             rows = services.keeper_inbox()
         else:
-            rows = services.request_list(user=request.user, status=request.query_params.get("status", ""))
+            rows = services.request_list(user=request.user, status=single_param(request, "status", ""))
         return Response(RequestSerializer(rows[:200], many=True).data)
 
     @extend_schema(request=RequestCreateSerializer, responses={201: RequestDetailSerializer})

@@ -1,6 +1,8 @@
 """The schema's examples from the database (issue 20): a client or fuzzer that reads the schema signed in reaches
 the operations that need a real object, without guessing ids."""
 
+import re
+
 import pytest
 
 from tests.factories import make_resource
@@ -63,3 +65,19 @@ def test_the_files_operations_get_the_callers_folder_and_files_that_exist(api, a
     text = schema["paths"]["/api/v1/files/{key}/text/"]["put"]["requestBody"]["content"]["application/json"]
     assert text["example"]["path"] == "b.txt"  # another file: examples run in any order
     assert api(alice).post(f"/api/v1/files/team-{team.slug}/rename/", body, format="json").status_code == 200
+
+
+def test_a_name_too_long_for_the_file_system_is_refused_as_the_schema_says(api, alice):
+    from files.api import BELOW_TOP, NAME_PATTERN, PATH_PATTERN
+
+    team = alice.memberships.first().team
+    long_name = "0" * 256
+    for pattern in (BELOW_TOP, NAME_PATTERN, PATH_PATTERN):
+        assert re.search(pattern, "ok/" * (pattern != NAME_PATTERN) + "x" * 255)
+        assert not re.search(pattern, "ok/" * (pattern != NAME_PATTERN) + long_name)
+    response = api(alice).put(
+        f"/api/v1/files/team-{team.slug}/text/", {"path": f"0/{long_name}", "text": "x"}, format="json"
+    )
+    assert response.status_code == 400 and "255" in response.json()["message"]
+    twice = api(alice).get("/api/v1/ids/?count=1&count=2")
+    assert twice.status_code == 400 and "more than once" in twice.json()["message"]
