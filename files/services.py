@@ -27,7 +27,7 @@ def file_upload(*, user, root: Root, folder: str, uploads, request=None) -> list
     """Store each uploaded file in `folder`, streamed from Django's temporary file (never all in memory)."""
     folder = path_clean(folder)
     if folder and not root.store.is_dir(folder):
-        raise PortalError("Upload into a folder: that path is a file.", code="not_a_folder")
+        raise PortalError("Upload into a folder: that path is a file.", code="not_a_folder", status_code=409)
     if not uploads:
         raise PortalError("Choose at least one file to upload.", code="invalid", fields={"files": "No file chosen."})
     written = []

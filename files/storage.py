@@ -78,7 +78,7 @@ class LocalStore:
     def list(self, path: str) -> list[Entry]:
         real = self._existing(path)
         if not real.is_dir():
-            raise PortalError("That is a file, not a folder.", code="not_a_folder")
+            raise PortalError("That is a file, not a folder.", code="not_a_folder", status_code=409)
         entries = []
         with os.scandir(real) as scan:
             for item in scan:
@@ -117,7 +117,7 @@ class LocalStore:
     def open(self, path: str):
         real = self._existing(path)
         if real.is_dir():
-            raise PortalError("That is a folder; download it as a zip instead.", code="is_a_folder")
+            raise PortalError("That is a folder; download it as a zip instead.", code="is_a_folder", status_code=409)
         return real.open("rb")
 
     def write(self, path: str, source, *, overwrite: bool = True) -> int:

@@ -4,13 +4,13 @@
 
 Starts a fresh portal (`python -m portal.launcher`, data in var/fuzz-outside), uses it through the API the way a
 team does, so that every operation has something real to act on: two bucket requests above the approval threshold
-(approve, reject), ready databases and a bucket (credentials, rotation, delete), a ready and a stopped notebook
-(stop, start, keep running), a running job (cancel), three failed jobs (retry, forget), a second member of the demo
-team (change, remove), and an invitation for the Keeper to another team (accept). Then `st run` from a virtual
-environment of its own (var/st-venv, the schemathesis version that requirements-dev.txt pins), all phases, signed in
-as the Keeper, and prints its summary. Exits 1 when schemathesis reports a failure or a "missing test data" /
-"schema validation mismatch" warning. Needs PyPI the first time (the virtual environment); not part of `make test`
-(5 to 10 minutes).
+(approve, reject), ready databases and a bucket (credentials, rotation, delete), a Terraform resource (reapply), a
+ready and a stopped notebook (stop, start, keep running), a running job (cancel), three failed jobs (retry, forget),
+a second member of the demo team (change, remove), and an invitation for the Keeper to another team (accept). Then
+`st run` from a virtual environment of its own (var/st-venv, the schemathesis version that requirements-dev.txt
+pins), all phases, signed in as the Keeper, and prints its summary. Exits 1 when schemathesis reports a failure or a
+"missing test data" / "schema validation mismatch" warning. Needs PyPI the first time (the virtual environment); not
+part of `make test` (5 to 10 minutes).
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def populate(portal: Portal) -> tuple[dict[str, str], str]:
         "db": _create(portal, "postgres-database", "db"),
         "db-spare": _create(portal, "postgres-database", "db-spare"),
         "bucket-spare": _create(portal, "bucket", "bucket-spare"),
+        "tf-check": _create(portal, "terraform-example", "tf-check"),
         "nb-ready": _create(portal, "jupyter-notebook", "nb-ready"),
         "nb-stopped": _create(portal, "jupyter-notebook", "nb-stopped"),
         "job-running": _create(portal, "training-job", "job-running", command="sleep 3000"),
@@ -92,7 +93,7 @@ def populate(portal: Portal) -> tuple[dict[str, str], str]:
     }
     for name in ("approve-me", "reject-me"):
         portal.wait_state(ids[name], {"awaiting_approval"})
-    for name in ("db", "db-spare", "bucket-spare"):
+    for name in ("db", "db-spare", "bucket-spare", "tf-check"):
         portal.wait_state(ids[name], {"ready"}, timeout=300)
     portal.wait_state(ids["job-running"], {"running"}, timeout=300)
     for name in ("job-failed", "job-failed-2", "job-failed-3"):
