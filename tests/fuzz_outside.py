@@ -83,7 +83,7 @@ def populate(portal: Portal) -> tuple[dict[str, str], str]:
         "db": _create(portal, "postgres-database", "db"),
         "db-spare": _create(portal, "postgres-database", "db-spare"),
         "bucket-spare": _create(portal, "bucket", "bucket-spare"),
-        "tf-check": _create(portal, "terraform-example", "tf-check", label="fuzz check"),
+        "tf-check": _create(portal, "terraform-example", "tf-check", label="fuzz-check"),
         "nb-ready": _create(portal, "jupyter-notebook", "nb-ready"),
         "nb-stopped": _create(portal, "jupyter-notebook", "nb-stopped"),
         "job-running": _create(portal, "training-job", "job-running", command="sleep 3000"),
