@@ -83,7 +83,8 @@ class TokenListCreate(APIView):
 
     @extend_schema(responses=ApiTokenSerializer(many=True))
     def get(self, request):
-        return Response(ApiTokenSerializer(token_list(user=request.user), many=True).data)
+        tokens = token_list(user=request.user).filter(revoked_at__isnull=True)  # revoked: deleted, for the API
+        return Response(ApiTokenSerializer(tokens, many=True).data)
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
     def post(self, request):
@@ -97,13 +98,15 @@ class TokenListCreate(APIView):
 
 
 class TokenDetail(APIView):
-    """One of your tokens; DELETE revokes it (it stops working at once)."""
+    """One of your tokens; DELETE revokes it (it stops working at once). A revoked token is gone from the API (404):
+    the Tokens page and the audit log keep its history."""
 
     @extend_schema(responses=ApiTokenSerializer)
     def get(self, request, token_id):
-        return Response(ApiTokenSerializer(token_get(user=request.user, token_id=token_id)).data)
+        return Response(ApiTokenSerializer(token_get(user=request.user, token_id=token_id, revoked=False)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, token_id):
-        token_revoke(user=request.user, token=token_get(user=request.user, token_id=token_id), request=request)
+        token = token_get(user=request.user, token_id=token_id, revoked=False)
+        token_revoke(user=request.user, token=token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

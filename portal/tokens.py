@@ -68,8 +68,12 @@ def token_issue(*, user, name: str, expires_in_days=DEFAULT_DAYS, request=None, 
     return token, key
 
 
-def token_get(*, user, token_id) -> ApiToken:
-    token = ApiToken.objects.filter(user=user, pk=token_id).first()
+def token_get(*, user, token_id, revoked: bool | None = None) -> ApiToken:
+    """One of the user's tokens; `revoked=False`: only one that is not revoked. NotFound otherwise."""
+    tokens = ApiToken.objects.filter(user=user, pk=token_id)
+    if revoked is not None:
+        tokens = tokens.filter(revoked_at__isnull=not revoked)
+    token = tokens.first()
     if token is None:
         raise NotFound("No such token among yours.")
     return token

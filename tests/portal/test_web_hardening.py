@@ -217,6 +217,11 @@ def test_tokens_in_the_api_list_make_and_revoke(api, alice, bob):
     assert api(alice).delete(f"/api/v1/auth/tokens/{token_id}/").status_code == 204
     refused = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}")
     assert refused.status_code == 401 and "revoked" in refused.json()["message"]
+    # Deleted, for the API (found by the outside fuzz run: GET still answered it): the page keeps its history.
+    assert api(alice).get(f"/api/v1/auth/tokens/{token_id}/").status_code == 404
+    assert api(alice).delete(f"/api/v1/auth/tokens/{token_id}/").status_code == 404
+    assert "notebook" not in [t["name"] for t in api(alice).get("/api/v1/auth/tokens/").json()]
+    assert ApiToken.objects.get(pk=token_id).revoked_at is not None
 
 
 def test_an_expired_token_stops_working(client, alice):

@@ -155,11 +155,22 @@ def test_failing_job_reports_its_exit_code(live_worker, templates, api, alice):
 
 
 def test_job_over_its_max_runtime_is_stopped_and_says_so(live_worker, templates, api, alice):
-    job = api_create(api(alice), "training-job", "slow", command="python -c 'import time; time.sleep(60)'")
-    # 3 seconds instead of the form's 1-minute minimum, written directly so the test stays short.
-    Resource.objects.filter(pk=job.pk).update(parameters={**job.parameters, "max_runtime_minutes": 0.05})
-    wait_for(job, [State.RUNNING, State.FAILED])
-    job = _finish(job, timeout=40)
+    from django.db import transaction
+
+    # 3 seconds instead of the form's 1-minute minimum, written directly so the test stays short, in the request's
+    # own transaction: the worker is rung only when it commits, so it never starts the job with the form's value
+    # (it did once on a busy machine, and the job then ran its full 10 minutes).
+    with transaction.atomic():
+        job = services.resource_request(
+            template=templates["training-job"],
+            team=alice.memberships.first().team,
+            owner=alice,
+            name="slow",
+            parameters={"command": "python -c 'import time; time.sleep(600)'"},
+        )
+        Resource.objects.filter(pk=job.pk).update(parameters={**job.parameters, "max_runtime_minutes": 0.05})
+    wait_for(job, [State.RUNNING, State.FAILED], timeout=120)
+    job = _finish(job, timeout=180)
     assert job.state == State.FAILED
     assert "maximum run time" in job.status_message
 
