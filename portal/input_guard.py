@@ -275,6 +275,10 @@ def refuse_unknown_fields() -> None:
                     if isinstance(field, serializers.ListField) and isinstance(data.get(name), list):
                         field, values = field.child, data[name]
                     for value in values:
+                        limit = getattr(field, "max_length", None) if isinstance(field, serializers.CharField) else None
+                        if limit is not None and isinstance(value, str) and len(value) > limit:
+                            # As sent, before DRF trims spaces: what the schema's maxLength says.
+                            wrong[name] = f"Ensure this field has no more than {limit} characters."
                         for kinds, words in _json_kind(field):
                             if value is not None and (
                                 not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))

@@ -24,8 +24,10 @@ from tests.factories import make_resource
 
 pytestmark = pytest.mark.django_db
 OUR_APPS = ("portal.", "catalog.", "guides.", "provisioning.")
-READS_QUERY = re.compile(r"request\.GET|query_params")
-PARAMETER_NAMES = re.compile(r"""(?:request\.GET|query_params)(?:\.get\(|\[)\s*["']([\w-]+)["']""")
+READS_QUERY = re.compile(r"request\.GET|query_params|single_param\(")
+PARAMETER_NAMES = re.compile(
+    r"""(?:(?:request\.GET|query_params)(?:\.get\(|\[)|single_param\(request,)\s*["']([\w-]+)["']"""
+)
 FILTER_SERIALIZER = re.compile(r"query_params\(\s*(\w+)")
 PLACEHOLDERS = {"slug": "x-missing", "uuid": str(uuid.UUID(int=1)), "str": "x", "int": "1", "path": "x"}
 
@@ -295,3 +297,18 @@ def test_free_form_values_in_the_schema_are_what_the_edge_takes(api, alice):
     nested = {"team": "team-a", "resources": [{"name": "x", "template": "bucket", "parameters": {"a": [[2**64]]}}]}
     refused = api(alice).post("/api/v1/apply/", nested, format="json")
     assert refused.status_code == 400 and "too large" in refused.json()["message"]
+
+
+def test_a_text_longer_than_its_limit_is_refused_as_sent_not_after_trimming(api, alice, templates):
+    """Found by the outside fuzz run: a 101-character name that began with a control character DRF trims (\\x1f
+    counts as a space) was taken, although the schema says 100 at most."""
+    name = "\x1f" + "a" * 100
+    body = {"team": "team-a", "resources": [{"name": name, "template": "bucket"}]}
+    response = api(alice).post("/api/v1/apply/", body, format="json")
+    assert response.status_code == 400 and "no more than 100 characters" in response.json()["message"]
+    fits = api(alice).post(
+        "/api/v1/apply/",
+        {**body, "dry_run": True, "resources": [{"name": "a" * 100, "template": "bucket"}]},
+        format="json",
+    )
+    assert fits.status_code == 200
