@@ -108,5 +108,12 @@ class TokenDetail(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, token_id):
         token = token_get(user=request.user, token_id=token_id, revoked=False)
+        if getattr(request.auth, "pk", None) == token.pk and isinstance(request.auth, type(token)):
+            raise PortalError(
+                "This is the token this request signed in with: revoking it would lock this program out. "
+                "Revoke it on the Tokens page, or with another token.",
+                code="token_in_use",
+                status_code=409,
+            )
         token_revoke(user=request.user, token=token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -214,6 +214,9 @@ def test_tokens_in_the_api_list_make_and_revoke(api, alice, bob):
     assert key not in repr(listed)
     assert api(bob).delete(f"/api/v1/auth/tokens/{token_id}/").status_code == 404  # not bob's
     assert APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    # Not with itself: that would lock the program out (the outside fuzz run did it to itself)
+    itself = APIClient().delete(f"/api/v1/auth/tokens/{token_id}/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert itself.status_code == 409 and "signed in with" in itself.json()["message"]
     assert api(alice).delete(f"/api/v1/auth/tokens/{token_id}/").status_code == 204
     refused = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Token {key}")
     assert refused.status_code == 401 and "revoked" in refused.json()["message"]
